@@ -1,0 +1,2 @@
+// Package caddymodule is the drio gateway Caddy plugin.
+package caddymodule
