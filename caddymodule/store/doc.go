@@ -1,0 +1,57 @@
+// Package store is the gateway's storage: a small key-value Store with
+// expiry and the atomic operations the OAuth flows rely on, with an
+// embedded Badger backend (the default) and a Redis backend for several
+// gateway instances behind one load balancer.
+//
+// # What is stored
+//
+// Records are namespaced by Kind, and every key is Key(kind, id), so a
+// record of one kind can never be read as another (a state is never a
+// session): registered OAuth clients (KindClient), pending authorizations
+// (KindPending), one-time bridge codes (KindCode), brokered sessions
+// (KindSession), refresh-token records (KindRefresh), gateway secrets
+// (KindSecret) and remembered consent (KindConsent). Values are opaque
+// bytes; the callers choose their encoding.
+//
+// # Secrets at rest
+//
+// Codes, refresh tokens and upstream states are stored under HashID(value)
+// (hex SHA-256), never under the value itself, so the store never holds
+// them and a copied database yields no usable code or token. The WorkOS
+// token pair that waits for a code's redemption is encrypted by the caller
+// with a key derived from that code before it reaches the store.
+//
+// # Atomicity
+//
+// Take (read and delete) and CompareAndSwap are atomic: of N concurrent
+// calls on one record exactly one wins, whatever the goroutine or, with
+// Redis, the gateway instance. Badger runs each in one transaction that
+// reads and writes the same key, since its conflict detection works on the
+// read set (dgraph-io/badger#2057), and retries a lost conflict so the
+// loser gets the semantic answer (ErrNotFound, or false), never an error.
+// Redis uses GETDEL, SET NX and a Lua script.
+//
+// # Durability
+//
+// Badger: a write has been committed to Badger's memory-mapped log when the
+// method returns. With BadgerOptions.SyncWrites false it survives a crash
+// of the process (SIGKILL, panic, OOM kill) but the last seconds of writes
+// can be lost to a power loss or kernel crash; with SyncWrites true every
+// commit is flushed to disk first, so it also survives a power loss, at
+// the cost of one disk flush per write. Either way a restart opens the
+// directory without manual recovery (see TestBadgerSurvivesSIGKILL).
+//
+// Redis: a reply means the server applied the write; what survives a
+// server restart is decided by the server's own persistence settings
+// (appendonly, appendfsync), which the operator configures.
+//
+// # Expiry
+//
+// A ttl <= 0 means no expiry. Redis expires to the millisecond. Badger
+// keeps expiry in whole seconds and rounds up, so a record lives at least
+// its ttl and less than a second longer. Expired records are never
+// returned or counted.
+//
+// The conformance suite every backend passes, and a fault-injecting
+// decorator for disk-full tests, are in package storetest.
+package store

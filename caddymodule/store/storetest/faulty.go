@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/drio-gateway/gateway/caddymodule/store"
+)
+
+// Op names a write operation of store.Store, for Faulty.FailOp.
+type Op string
+
+// The write operations Faulty can fail. Reads (Get, Count) and Close are
+// never failed: a full disk must not stop reads.
+const (
+	OpPut            Op = "Put"
+	OpPutIfAbsent    Op = "PutIfAbsent"
+	OpTake           Op = "Take"
+	OpCompareAndSwap Op = "CompareAndSwap"
+	OpDelete         Op = "Delete"
+)
+
+// Faulty decorates a store.Store and fails writes on demand, for disk-full
+// and storage-outage tests (security matrix S6, S7). A failed write never
+// reaches the wrapped store, so it has no effect: exactly what a commit
+// refused for ENOSPC looks like. The returned error wraps the injected one,
+// so errors.Is(err, syscall.ENOSPC) holds. Faulty is safe for concurrent
+// use; with no fault armed it is a transparent pass-through.
+type Faulty struct {
+	store.Store
+
+	mu     sync.Mutex
+	all    error        // fail every write while set
+	ops    map[Op]error // fail every write of these operations
+	nth    int          // writes left until the armed one-shot fault; 0 when none
+	nthErr error
+	writes int // writes seen
+	failed int // writes failed
+}
+
+// NewFaulty wraps s. Closing the Faulty closes s.
+func NewFaulty(s store.Store) *Faulty {
+	return &Faulty{Store: s, ops: make(map[Op]error)}
+}
+
+// FailWrites makes every write fail with err until Heal.
+func (f *Faulty) FailWrites(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.all = err
+}
+
+// FailOp makes every write of operation op fail with err until Heal.
+func (f *Faulty) FailOp(op Op, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops[op] = err
+}
+
+// FailNthWrite makes the n-th write from now (n >= 1, counting writes of
+// every operation) fail once with err; later writes pass again.
+func (f *Faulty) FailNthWrite(n int, err error) {
+	if n < 1 {
+		panic("storetest: FailNthWrite needs n >= 1")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nth, f.nthErr = n, err
+}
+
+// Heal clears every armed fault.
+func (f *Faulty) Heal() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.all, f.nth, f.nthErr = nil, 0, nil
+	clear(f.ops)
+}
+
+// Writes returns how many writes were attempted through f, failed or not.
+func (f *Faulty) Writes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes
+}
+
+// Failed returns how many writes f failed.
+func (f *Faulty) Failed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed
+}
+
+// check counts a write of op and returns the fault to inject, if any.
+func (f *Faulty) check(op Op) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes++
+	err := f.all
+	if err == nil {
+		err = f.ops[op]
+	}
+	if f.nth > 0 {
+		f.nth--
+		if f.nth == 0 {
+			if err == nil {
+				err = f.nthErr
+			}
+			f.nthErr = nil
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	f.failed++
+	return fmt.Errorf("storetest: injected %s failure: %w", op, err)
+}
+
+// Put implements store.Store.
+func (f *Faulty) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := f.check(OpPut); err != nil {
+		return err
+	}
+	return f.Store.Put(ctx, key, value, ttl)
+}
+
+// PutIfAbsent implements store.Store.
+func (f *Faulty) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := f.check(OpPutIfAbsent); err != nil {
+		return false, err
+	}
+	return f.Store.PutIfAbsent(ctx, key, value, ttl)
+}
+
+// Take implements store.Store.
+func (f *Faulty) Take(ctx context.Context, key string) ([]byte, error) {
+	if err := f.check(OpTake); err != nil {
+		return nil, err
+	}
+	return f.Store.Take(ctx, key)
+}
+
+// CompareAndSwap implements store.Store.
+func (f *Faulty) CompareAndSwap(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
+	if err := f.check(OpCompareAndSwap); err != nil {
+		return false, err
+	}
+	return f.Store.CompareAndSwap(ctx, key, old, new, ttl)
+}
+
+// Delete implements store.Store.
+func (f *Faulty) Delete(ctx context.Context, key string) error {
+	if err := f.check(OpDelete); err != nil {
+		return err
+	}
+	return f.Store.Delete(ctx, key)
+}
+
+var _ store.Store = (*Faulty)(nil)
