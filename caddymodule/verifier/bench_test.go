@@ -1,0 +1,94 @@
+package verifier
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+// BenchmarkVerifyFirstSight is the full path: parse, RSA verification,
+// claims checks (cache disabled, so every iteration does the work).
+func BenchmarkVerifyFirstSight(b *testing.B) {
+	e := newEnv(b, func(c *Config) { c.CacheSize = -1 }).ready(b)
+	tok := e.valid(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.v.Verify(bg, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCached is a token seen before.
+func BenchmarkVerifyCached(b *testing.B) {
+	e := newEnv(b, nil).ready(b)
+	tok := e.valid(b)
+	if _, err := e.v.Verify(bg, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.v.Verify(bg, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCachedParallel is the cached path under contention.
+func BenchmarkVerifyCachedParallel(b *testing.B) {
+	e := newEnv(b, nil).ready(b)
+	tok := e.valid(b)
+	if _, err := e.v.Verify(bg, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.v.Verify(bg, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkJWXParse is the baseline: jwx's own jwt.Parse with the same key
+// and validation.
+func BenchmarkJWXParse(b *testing.B) {
+	e := newEnv(b, nil).ready(b)
+	tok := []byte(e.valid(b))
+	pub := &e.k1.PublicKey
+	clock := jwt.ClockFunc(e.clock.Now)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := jwt.Parse(tok, jwt.WithKey(jwa.RS256, pub), jwt.WithValidate(true),
+			jwt.WithClock(clock), jwt.WithIssuer(testIssuer), jwt.WithAcceptableSkew(DefaultSkew)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyRefusedNotCompact is a cheap refusal (not a JWS).
+func BenchmarkVerifyRefusedNotCompact(b *testing.B) {
+	e := newEnv(b, nil).ready(b)
+	tok := "not-a-jwt"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.v.Verify(bg, tok); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
+
+func BenchmarkBearerToken(b *testing.B) {
+	e := newEnv(b, nil)
+	h := http.Header{"Authorization": {"Bearer " + e.valid(b)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := BearerToken(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
