@@ -1,0 +1,334 @@
+// caddyfile.go registers the Caddyfile syntax: the `drio` global option (the app) and the
+// `drio_oauth` and `drio_protect` directives, with their order, so operators write no `order`
+// lines.
+
+package caddymodule
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("drio", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("drio_oauth", parseOAuth)
+	httpcaddyfile.RegisterHandlerDirective("drio_protect", parseProtect)
+	// The OAuth routes must answer before the bearer check, and both before any handler
+	// that responds (handle, reverse_proxy, …). Anchored to different standard directives so
+	// their relative order never depends on registration order; a golden test pins it.
+	httpcaddyfile.RegisterDirectiveOrder("drio_oauth", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("drio_protect", httpcaddyfile.After, "basic_auth")
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("the drio global option may appear only once")
+	}
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "drio", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from Caddyfile tokens. Syntax:
+//
+//	drio {
+//		issuer      <url>
+//		api_base    <path>
+//		workos {
+//			client_id <id>
+//			api_key   <key>
+//			endpoint  <url>
+//			timeout   <duration>
+//		}
+//		storage badger [<dir>] [{
+//			sync_writes
+//		}]
+//		storage redis <url> [{
+//			prefix <prefix>
+//		}]
+//		consent on|off
+//		token_issuers <iss...>
+//		audience <aud>
+//		allow_foreign_sessions
+//		redirect_schemes <scheme...>
+//		scopes <scope...>
+//		pending_ttl <duration>
+//		code_ttl <duration>
+//		session_ttl <duration>
+//		refresh_grace <duration>
+//		rate_limit off | <per_second> [<burst>]
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if seen[name] && name != "token_issuers" && name != "redirect_schemes" && name != "scopes" {
+			return d.Errf("%s specified more than once", name)
+		}
+		seen[name] = true
+		var err error
+		switch name {
+		case "issuer":
+			a.Issuer, err = oneArg(d)
+		case "api_base":
+			a.APIBase, err = oneArg(d)
+		case "workos":
+			err = a.unmarshalWorkOS(d)
+		case "storage":
+			err = a.unmarshalStorage(d)
+		case "consent":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				switch v {
+				case "on":
+					a.DisableConsent = false
+				case "off":
+					a.DisableConsent = true
+				default:
+					err = d.Errf("consent must be on or off, not %q", v)
+				}
+			}
+		case "token_issuers":
+			err = appendArgs(d, &a.TokenIssuers)
+		case "audience":
+			a.Audience, err = oneArg(d)
+		case "allow_foreign_sessions":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.AllowForeignSessions = true
+		case "redirect_schemes":
+			err = appendArgs(d, &a.RedirectSchemes)
+		case "scopes":
+			err = appendArgs(d, &a.Scopes)
+		case "pending_ttl":
+			err = durationArg(d, &a.PendingTTL)
+		case "code_ttl":
+			err = durationArg(d, &a.CodeTTL)
+		case "session_ttl":
+			err = durationArg(d, &a.SessionTTL)
+		case "refresh_grace":
+			err = durationArg(d, &a.RefreshGrace)
+		case "rate_limit":
+			err = a.unmarshalRateLimit(d)
+		default:
+			return d.Errf("unrecognized drio option '%s'", name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) unmarshalWorkOS(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if a.WorkOS == nil {
+		a.WorkOS = new(WorkOSConfig)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "client_id":
+			a.WorkOS.ClientID, err = oneArg(d)
+		case "api_key":
+			a.WorkOS.APIKey, err = oneArg(d)
+		case "endpoint":
+			a.WorkOS.Endpoint, err = oneArg(d)
+		case "timeout":
+			err = durationArg(d, &a.WorkOS.Timeout)
+		default:
+			return d.Errf("unrecognized workos option '%s'", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) unmarshalStorage(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	s := &StorageConfig{Backend: d.Val()}
+	switch s.Backend {
+	case "badger":
+		if d.NextArg() {
+			s.Dir = d.Val()
+		}
+	case "redis":
+		if !d.NextArg() {
+			return d.Err("storage redis needs a URL, e.g. redis://127.0.0.1:6379/0")
+		}
+		s.URL = d.Val()
+	default:
+		return d.Errf("unknown storage backend '%s': use badger or redis", s.Backend)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch {
+		case d.Val() == "sync_writes" && s.Backend == "badger":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.SyncWrites = true
+		case d.Val() == "prefix" && s.Backend == "redis":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			s.Prefix = v
+		default:
+			return d.Errf("unrecognized %s storage option '%s'", s.Backend, d.Val())
+		}
+	}
+	a.Storage = s
+	return nil
+}
+
+func (a *App) unmarshalRateLimit(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	switch {
+	case len(args) == 1 && args[0] == "off":
+		a.RateLimit = &RateLimitConfig{Disabled: true}
+		return nil
+	case len(args) == 1 || len(args) == 2:
+		rl := &RateLimitConfig{}
+		perSecond, err := strconv.ParseFloat(args[0], 64)
+		if err != nil || perSecond <= 0 {
+			return d.Errf("rate_limit: %q is not a positive number of requests per second", args[0])
+		}
+		rl.PerSecond = perSecond
+		if len(args) == 2 {
+			burst, err := strconv.Atoi(args[1])
+			if err != nil || burst <= 0 {
+				return d.Errf("rate_limit: burst %q is not a positive integer", args[1])
+			}
+			rl.Burst = burst
+		}
+		a.RateLimit = rl
+		return nil
+	}
+	return d.ArgErr()
+}
+
+func parseOAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	o := new(OAuth)
+	err := o.UnmarshalCaddyfile(h.Dispenser)
+	return o, err
+}
+
+// UnmarshalCaddyfile sets up the handler. It takes no arguments; all of its configuration
+// is in the drio global option. Syntax:
+//
+//	drio_oauth
+func (h *OAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(d.Nesting()) {
+		return d.Err("drio_oauth takes no block: configure it in the drio global option")
+	}
+	return nil
+}
+
+func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	p := new(Protect)
+	err := p.UnmarshalCaddyfile(h.Dispenser)
+	return p, err
+}
+
+// UnmarshalCaddyfile sets up the handler. Syntax:
+//
+//	drio_protect [<matcher>] {
+//		public        <path...>
+//		forward_token
+//		strip_header  <name...>
+//	}
+func (p *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "public":
+			if err := appendArgs(d, &p.Public); err != nil {
+				return err
+			}
+		case "forward_token":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			p.ForwardToken = true
+		case "strip_header":
+			if err := appendArgs(d, &p.StripHeaders); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized drio_protect option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	if !d.NextArg() {
+		return "", d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	return v, nil
+}
+
+func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	v, err := oneArg(d)
+	if err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return d.Errf("bad duration %q: %v", v, err)
+	}
+	if dur <= 0 {
+		return d.Errf("duration %q must be positive", v)
+	}
+	*dst = caddy.Duration(time.Duration(dur))
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*OAuth)(nil)
+	_ caddyfile.Unmarshaler = (*Protect)(nil)
+)

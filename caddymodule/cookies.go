@@ -1,0 +1,126 @@
+// cookies.go holds the browser-side state of the flow: the binding cookie that ties the
+// browser at /authorize to the browser at /callback, the remembered-consent cookie, and the
+// CSRF token of the consent form. All are HttpOnly, SameSite=Lax and, on an https issuer,
+// __Host- prefixed and Secure.
+
+package caddymodule
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	bindingCookie  = "drio_bind"
+	consentCookie  = "drio_consent"
+	consentMaxAge  = 30 * 24 * time.Hour
+	maxConsentList = 20
+)
+
+func (a *App) cookieName(base string) string {
+	if a.issuerURL.Scheme == "https" {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// isModuleCookie reports whether name is one of the gateway's own cookies, which never reach
+// the upstream.
+func isModuleCookie(name string) bool {
+	name = strings.TrimPrefix(name, "__Host-")
+	return name == bindingCookie || name == consentCookie
+}
+
+func (a *App) setCookie(w http.ResponseWriter, base, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     a.cookieName(base),
+		Value:    value,
+		Path:     "/",
+		MaxAge:   int(maxAge / time.Second),
+		HttpOnly: true,
+		Secure:   a.issuerURL.Scheme == "https",
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// bindingValue returns the browser's binding cookie, setting a new one if it has none.
+func (a *App) bindingValue(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(a.cookieName(bindingCookie)); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	v := randomToken(32)
+	a.setCookie(w, bindingCookie, v, time.Duration(a.PendingTTL)+time.Minute)
+	return v
+}
+
+// bindingMatches reports whether r carries the binding cookie whose hash is want.
+func (a *App) bindingMatches(r *http.Request, want string) bool {
+	c, err := r.Cookie(a.cookieName(bindingCookie))
+	if err != nil || c.Value == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashString(c.Value)), []byte(want)) == 1
+}
+
+func hashString(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func mac(secret []byte, parts ...string) string {
+	m := hmac.New(sha256.New, secret)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// csrfToken binds the consent form to one pending authorization and one browser.
+func csrfToken(secret []byte, txn, binding string) string {
+	return mac(secret, "csrf", txn, binding)
+}
+
+// rememberedConsent returns the client ids this browser approved, if the cookie is authentic
+// and unexpired. Format: <expiry>.<id>,<id>.<mac>.
+func (a *App) rememberedConsent(r *http.Request, secret []byte) []string {
+	c, err := r.Cookie(a.cookieName(consentCookie))
+	if err != nil {
+		return nil
+	}
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	if subtle.ConstantTimeCompare([]byte(mac(secret, "consent", parts[0], parts[1])), []byte(parts[2])) != 1 {
+		return nil
+	}
+	exp, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || time.Now().Unix() > exp {
+		return nil
+	}
+	return strings.Split(parts[1], ",")
+}
+
+// rememberConsent adds clientID to the browser's remembered-consent cookie.
+func (a *App) rememberConsent(w http.ResponseWriter, r *http.Request, secret []byte, clientID string) {
+	ids := a.rememberedConsent(r, secret)
+	if !slices.Contains(ids, clientID) {
+		ids = append(ids, clientID)
+	}
+	if len(ids) > maxConsentList {
+		ids = ids[len(ids)-maxConsentList:]
+	}
+	exp := strconv.FormatInt(time.Now().Add(consentMaxAge).Unix(), 10)
+	list := strings.Join(ids, ",")
+	a.setCookie(w, consentCookie, exp+"."+list+"."+mac(secret, "consent", exp, list), consentMaxAge)
+}
+
+func subtleCompare(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

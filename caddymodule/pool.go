@@ -1,0 +1,161 @@
+// pool.go keeps the resources that must survive a config reload in package-level usage pools.
+// During a reload the new config starts before the old one stops, and Badger's directory lock
+// admits one opener, so both configs must share one handle: the pool counts holders and the
+// last release closes it.
+
+package caddymodule
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/caddymodule/verifier"
+)
+
+// backends holds one *backend per storage location ("badger:<dir>" or "redis:<url>").
+// Use acquireBackend and releaseBackend, not the pool directly.
+var backends = caddy.NewUsagePool()
+
+// verifiers holds one JWKS verifier per (JWKS URL, issuers, audience), so a reload keeps the
+// cached key set instead of refetching it.
+var verifiers = caddy.NewUsagePool()
+
+// backend is a store plus the state derived from it that all configs share.
+type backend struct {
+	store    store.Store
+	sessions *sessionRegistry
+	// secret signs cookies and CSRF tokens; kept in the store so restarts and other instances
+	// agree on it.
+	secret []byte
+}
+
+// Destruct closes the store when the last config using it is gone.
+func (b *backend) Destruct() error { return b.store.Close() }
+
+func acquireBackend(key string, cfg *StorageConfig, logger *zap.Logger) (*backend, error) {
+	val, _, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
+		s, err := openStore(cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		secret, err := loadOrCreateSecret(s)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		return &backend{store: s, sessions: newSessionRegistry(s, defaultSessionCache), secret: secret}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return val.(*backend), nil
+}
+
+func releaseBackend(key string, logger *zap.Logger) {
+	if _, err := backends.Delete(key); err != nil {
+		logger.Error("closing store", zap.Error(err))
+	}
+}
+
+func openStore(cfg *StorageConfig, logger *zap.Logger) (store.Store, error) {
+	switch cfg.Backend {
+	case "redis":
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return store.OpenRedis(ctx, cfg.URL, store.RedisOptions{Prefix: cfg.Prefix, Logger: logger.Named("redis")})
+	default:
+		return store.OpenBadger(cfg.Dir, store.BadgerOptions{SyncWrites: cfg.SyncWrites, Logger: logger.Named("badger")})
+	}
+}
+
+// loadOrCreateSecret returns the installation's 32-byte cookie secret, creating it once.
+func loadOrCreateSecret(s store.Store) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := store.Key(store.KindSecret, "cookie")
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	if _, err := s.PutIfAbsent(ctx, key, fresh, 0); err != nil {
+		return nil, fmt.Errorf("drio: creating the cookie secret: %v", err)
+	}
+	secret, err := s.Get(ctx, key)
+	if err != nil || len(secret) != 32 {
+		return nil, errors.New("drio: reading the cookie secret from the store failed; is the store healthy?")
+	}
+	return secret, nil
+}
+
+// verifierHandle is the JWKS verifier the handlers use.
+type verifierHandle = *verifier.Verifier
+
+type pooledVerifier struct {
+	v      *verifier.Verifier
+	cancel context.CancelFunc
+}
+
+// Destruct stops the verifier's background refresh.
+func (p *pooledVerifier) Destruct() error {
+	p.cancel()
+	p.v.Close()
+	return nil
+}
+
+func acquireVerifier(key string, cfg verifier.Config) (*verifier.Verifier, error) {
+	val, _, err := verifiers.LoadOrNew(key, func() (caddy.Destructor, error) {
+		v, err := verifier.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("drio: %v", err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		v.Start(ctx)
+		return &pooledVerifier{v: v, cancel: cancel}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return val.(*pooledVerifier).v, nil
+}
+
+func releaseVerifier(key string, logger *zap.Logger) {
+	if _, err := verifiers.Delete(key); err != nil {
+		logger.Error("stopping JWKS verifier", zap.Error(err))
+	}
+}
+
+func (a *App) verifierConfig() verifier.Config {
+	return verifier.Config{
+		JWKSURL:      a.workos.jwksURL(),
+		Issuers:      a.TokenIssuers,
+		Audience:     a.Audience,
+		FetchTimeout: time.Duration(a.WorkOS.Timeout),
+		HTTPClient:   outboundClient(time.Duration(a.WorkOS.Timeout)),
+		Logger:       a.logger.Named("jwks"),
+	}
+}
+
+func (a *App) verifierPoolKey() string {
+	return fmt.Sprintf("%s|%q|%s|%s", a.workos.jwksURL(), a.TokenIssuers, a.Audience, time.Duration(a.WorkOS.Timeout))
+}
+
+// outboundClient is the HTTP client for every call to WorkOS: bounded in time, never
+// following a redirect, and reading at most 1 MiB of any response.
+func outboundClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+		Transport: &limitedTransport{base: http.DefaultTransport, max: 1 << 20},
+	}
+}

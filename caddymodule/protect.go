@@ -1,0 +1,195 @@
+// protect.go holds the drio_protect handler: the bearer check in front of the upstream. A
+// request with a valid WorkOS access token of a live session brokered here goes on with the
+// gateway's identity headers; anything else gets the drio envelope and a WWW-Authenticate
+// challenge pointing at the protected-resource metadata (RFC 6750, RFC 9728).
+
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/drio-gateway/gateway/caddymodule/verifier"
+)
+
+func init() {
+	caddy.RegisterModule(Protect{})
+}
+
+// Protect requires a bearer token on every request it sees, except the Public paths (module
+// http.handlers.drio_protect). Before passing a request on, it always removes client-sent
+// identity headers, the gateway's cookies and (unless ForwardToken) the Authorization header,
+// then sets:
+//
+//	X-Drio-User-Id, X-Drio-Org-Id, X-Drio-Session-Id, X-Drio-User-Email,
+//	X-Drio-User-Role, X-Drio-User-Permissions (comma-separated), X-Request-Id
+//
+// and the placeholders {http.auth.user.id}, {http.auth.user.org_id},
+// {http.auth.user.session_id}, {http.auth.user.email}, {http.auth.user.role}.
+type Protect struct {
+	// Public lists path patterns (as in Caddy's path matcher: exact, prefix* or *suffix)
+	// that pass without a token. Identity headers are still stripped on them.
+	Public []string `json:"public,omitempty"`
+
+	// ForwardToken passes the verified Authorization header to the upstream. Default: false
+	// (the upstream gets identity headers, never the token; MCP "token passthrough").
+	ForwardToken bool `json:"forward_token,omitempty"`
+
+	// StripHeaders are more header names to remove from client requests (any case, '_' or '-').
+	StripHeaders []string `json:"strip_headers,omitempty"`
+
+	app        *App
+	logger     *zap.Logger
+	public     caddyhttp.MatchPath
+	strip      map[string]bool
+	challenge  string
+	scopeParam string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Protect) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.drio_protect",
+		New: func() caddy.Module { return new(Protect) },
+	}
+}
+
+// Provision finds the drio app and prepares the public-path matcher and the challenge.
+func (p *Protect) Provision(ctx caddy.Context) error {
+	p.logger = ctx.Logger()
+	app, err := drioApp(ctx)
+	if err != nil {
+		return err
+	}
+	p.app = app
+	p.public = caddyhttp.MatchPath(p.Public)
+	if err := p.public.Provision(ctx); err != nil {
+		return fmt.Errorf("drio_protect public paths: %v", err)
+	}
+	p.strip = make(map[string]bool, len(p.StripHeaders))
+	for _, name := range p.StripHeaders {
+		p.strip[normalizeHeaderName(name)] = true
+	}
+	p.challenge = fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource", scope="%s"`,
+		app.Issuer, strings.Join(app.Scopes, " "))
+	return nil
+}
+
+// Validate checks the public path patterns.
+func (p *Protect) Validate() error {
+	for _, pat := range p.Public {
+		if !strings.HasPrefix(pat, "/") && !strings.HasPrefix(pat, "*") {
+			return fmt.Errorf("drio_protect: public path %q must start with / or *", pat)
+		}
+	}
+	return nil
+}
+
+// ServeHTTP checks the bearer token and sets the identity headers.
+func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	reqID := requestID(r)
+	token, present, tokErr := verifier.BearerToken(r.Header)
+	_, queryToken := r.URL.Query()["access_token"]
+
+	sanitizeRequestHeaders(r.Header, p.strip, p.ForwardToken)
+	r.Header.Set(HeaderRequestID, reqID)
+	w.Header().Set(HeaderRequestID, reqID)
+
+	public, err := p.public.MatchWithError(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if public {
+		r.Header.Del("Authorization")
+		return next.ServeHTTP(w, r)
+	}
+	w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+
+	switch {
+	case errors.Is(tokErr, verifier.ErrMultipleHeaders) || (present && queryToken):
+		writeResourceError(w, r, http.StatusBadRequest, resBadRequest, "Send the access token in exactly one Authorization header")
+		return nil
+	case !present || errors.Is(tokErr, verifier.ErrUnsupportedScheme):
+		w.Header().Set("WWW-Authenticate", p.challenge)
+		writeResourceError(w, r, http.StatusUnauthorized, resUnauthorized, "Missing bearer token")
+		return nil
+	case tokErr != nil:
+		return p.reject(w, r, "Malformed bearer token")
+	}
+
+	st, err := p.app.runtime(r.Context())
+	if err != nil {
+		w.Header().Set("Retry-After", "2")
+		writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "The gateway is starting; retry shortly")
+		return nil
+	}
+	claims, err := st.verifier.Verify(r.Context(), token)
+	if err != nil {
+		if errors.Is(err, verifier.ErrNoKeys) {
+			p.logger.Warn("no WorkOS signing keys available; refusing bearer tokens", zap.String("request_id", reqID))
+			w.Header().Set("Retry-After", "5")
+			writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "Token verification is temporarily unavailable; retry shortly")
+			return nil
+		}
+		p.logger.Debug("bearer token refused", zap.Error(err), zap.String("request_id", reqID))
+		return p.reject(w, r, "Invalid or expired bearer token")
+	}
+	var email string
+	if !p.app.AllowForeignSessions {
+		sess, err := st.backend.sessions.live(r.Context(), claims.SessionID)
+		if err != nil {
+			p.logger.Error("session registry unavailable", zap.Error(err), zap.String("request_id", reqID))
+			w.Header().Set("Retry-After", "2")
+			writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "Session check is temporarily unavailable; retry shortly")
+			return nil
+		}
+		if sess == nil || sess.UserID != claims.Subject {
+			p.logger.Debug("bearer token of an unknown or revoked session", zap.String("session_id", claims.SessionID), zap.String("request_id", reqID))
+			return p.reject(w, r, "The session of this token has ended; sign in again")
+		}
+		email = sess.Email
+	}
+
+	h := r.Header
+	h.Set(HeaderUserID, claims.Subject)
+	h.Set(HeaderSessionID, claims.SessionID)
+	setIfNotEmpty(h, HeaderOrgID, claims.OrganizationID)
+	setIfNotEmpty(h, HeaderUserRole, claims.Role)
+	setIfNotEmpty(h, HeaderUserEmail, email)
+	setIfNotEmpty(h, HeaderPermissions, strings.Join(claims.Permissions, ","))
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.auth.user.id", claims.Subject)
+		repl.Set("http.auth.user.session_id", claims.SessionID)
+		repl.Set("http.auth.user.org_id", claims.OrganizationID)
+		repl.Set("http.auth.user.email", email)
+		repl.Set("http.auth.user.role", claims.Role)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// reject answers 401 invalid_token with the challenge.
+func (p *Protect) reject(w http.ResponseWriter, r *http.Request, message string) error {
+	w.Header().Set("WWW-Authenticate", p.challenge+`, error="invalid_token"`)
+	writeResourceError(w, r, http.StatusUnauthorized, resUnauthorized, message)
+	return nil
+}
+
+func setIfNotEmpty(h http.Header, name, value string) {
+	if value != "" {
+		h.Set(name, value)
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Protect)(nil)
+	_ caddy.Validator             = (*Protect)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Protect)(nil)
+)
