@@ -1,0 +1,322 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drio-gateway/gateway/upstream-mock/resource"
+	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
+)
+
+// caddyBin is the Caddy binary with the plugin, built once by TestMain from ./cmd/caddy.
+var caddyBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "drio-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	caddyBin = filepath.Join(dir, "caddy")
+	build := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+	build.Dir = ".."
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building caddy with the plugin:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	testClientID = "client_e2e"
+	testAPIKey   = "sk_test_e2e"
+)
+
+// stackOptions tune one gateway under test.
+type stackOptions struct {
+	// DrioExtra is added inside the drio global option block.
+	DrioExtra string
+	// DataDir reuses a data directory (restart tests); default a fresh temp dir.
+	DataDir string
+	// UpstreamURL overrides the resource API (fault tests); default the in-process mock.
+	UpstreamURL string
+	// ProxyExtra is added inside the reverse_proxy block.
+	ProxyExtra string
+}
+
+// stack is one gateway (a real Caddy process) in front of the two upstream-mock services.
+type stack struct {
+	t        *testing.T
+	opts     stackOptions
+	GW       string // gateway base URL, also the issuer
+	gwAddr   string
+	admin    string
+	DataDir  string
+	cfgDir   string
+	home     string
+	WorkOS   *workosmock.Server
+	Resource *resource.Server
+	workosTS *httptest.Server
+	resTS    *httptest.Server
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	secrets []string // values that must never appear in a log line
+}
+
+func startStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	s := &stack{t: t, opts: opts, cfgDir: t.TempDir(), home: t.TempDir()}
+	s.DataDir = opts.DataDir
+	if s.DataDir == "" {
+		s.DataDir = t.TempDir()
+	}
+	// Registered after the temp dirs, so it runs before their removal (cleanups are LIFO).
+	wm, err := workosmock.New(workosmock.Config{ClientID: testClientID, APIKey: testAPIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WorkOS = wm
+	s.workosTS = httptest.NewServer(wm)
+	wm.SetBaseURL(s.workosTS.URL)
+	s.Resource = resource.New()
+	s.resTS = httptest.NewServer(s.Resource)
+	t.Cleanup(func() {
+		s.stopCaddy()
+		wm.Close()
+		s.workosTS.Close()
+		s.resTS.Close()
+	})
+	s.gwAddr = freeAddr(t)
+	s.admin = freeAddr(t)
+	s.GW = "http://" + s.gwAddr
+	s.startCaddy()
+	return s
+}
+
+func (s *stack) caddyfile() string {
+	upstream := strings.TrimPrefix(s.resTS.URL, "http://")
+	if s.opts.UpstreamURL != "" {
+		upstream = strings.TrimPrefix(s.opts.UpstreamURL, "http://")
+	}
+	return fmt.Sprintf(`{
+	admin %s
+	persist_config off
+	default_bind 127.0.0.1
+	drio {
+		issuer %s
+		workos {
+			client_id %s
+			api_key %s
+			endpoint %s
+			timeout 2s
+		}
+		storage badger %s
+		%s
+	}
+}
+
+%s {
+	drio_oauth
+	drio_protect {
+		public /api/v1/templates /api/v1/templates/*
+	}
+	reverse_proxy %s {
+		%s
+	}
+}
+`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, s.DataDir, s.opts.DrioExtra, s.GW, upstream, s.opts.ProxyExtra)
+}
+
+// startCaddy runs the Caddy binary with the stack's Caddyfile and waits until it serves.
+func (s *stack) startCaddy() {
+	t := s.t
+	t.Helper()
+	cfgPath := filepath.Join(s.cfgDir, "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(s.caddyfile()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := s.home
+	cmd := exec.Command(caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.cmd, s.logs = cmd, logs
+	s.mu.Unlock()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("caddy exited during startup: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get(s.GW + "/.well-known/oauth-authorization-server")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				s.mu.Lock()
+				s.cmd = cmd
+				s.mu.Unlock()
+				go func() { // keep the exit status for stopCaddy
+					err := <-exited
+					s.mu.Lock()
+					defer s.mu.Unlock()
+					if s.cmd == cmd {
+						s.cmd = nil
+					}
+					_ = err
+				}()
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("caddy did not serve within 30s\n%s", logs.String())
+}
+
+// kill SIGKILLs the gateway process (a crash, not a shutdown).
+func (s *stack) kill() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	waitGone(cmd.Process.Pid)
+	s.mu.Lock()
+	s.cmd = nil
+	s.mu.Unlock()
+}
+
+func (s *stack) stopCaddy() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { waitGone(cmd.Process.Pid); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		waitGone(cmd.Process.Pid)
+	}
+	s.mu.Lock()
+	s.cmd = nil
+	s.mu.Unlock()
+}
+
+func waitGone(pid int) {
+	for i := 0; i < 200; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// Logs returns everything the gateway process wrote.
+func (s *stack) Logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logs == nil {
+		return ""
+	}
+	return s.logs.String()
+}
+
+// noteSecret remembers a value that must never be logged; checkLogs fails if one was.
+func (s *stack) noteSecret(v string) {
+	if len(v) >= 16 {
+		s.mu.Lock()
+		s.secrets = append(s.secrets, v)
+		s.mu.Unlock()
+	}
+}
+
+func (s *stack) checkLogs() {
+	s.t.Helper()
+	logs := s.Logs()
+	s.mu.Lock()
+	secrets := append([]string(nil), s.secrets...)
+	s.mu.Unlock()
+	for _, sec := range secrets {
+		if strings.Contains(logs, sec) {
+			s.t.Errorf("a secret (token, code or state starting %q) appears in the gateway's logs", sec[:6])
+		}
+	}
+	if strings.Contains(logs, "panic") {
+		s.t.Errorf("the gateway logged a panic:\n%s", logs)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer collects process output from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func readAll(t *testing.T, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
