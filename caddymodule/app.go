@@ -104,13 +104,13 @@ type App struct {
 	// Default: 5 requests per second per endpoint, burst 50.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
 
-	issuerURL    *url.URL
-	logger       *zap.Logger
-	storeKey     string
-	verifierKey  string
-	workos       *workosBridge
-	limiter      *rateLimiter
-	run          *appRun
+	issuerURL   *url.URL
+	logger      *zap.Logger
+	storeKey    string
+	verifierKey string
+	workos      *workosBridge
+	limiter     *rateLimiter
+	run         *appRun
 }
 
 // appRun is the App's mutable runtime part, behind a pointer so App stays copyable.

@@ -19,16 +19,16 @@ const (
 func (h *OAuth) buildDiscovery() error {
 	a := h.app
 	as := map[string]any{
-		"issuer":                                a.Issuer,
-		"authorization_endpoint":                a.endpoint("authorize"),
-		"token_endpoint":                        a.endpoint("token"),
-		"registration_endpoint":                 a.endpoint("register"),
-		"scopes_supported":                      a.Scopes,
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"token_endpoint_auth_methods_supported": []string{"none"},
+		"issuer":                                         a.Issuer,
+		"authorization_endpoint":                         a.endpoint("authorize"),
+		"token_endpoint":                                 a.endpoint("token"),
+		"registration_endpoint":                          a.endpoint("register"),
+		"scopes_supported":                               a.Scopes,
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          []string{"none"},
 		"authorization_response_iss_parameter_supported": true,
 	}
 	var err error
