@@ -48,12 +48,16 @@ func (OAuth) CaddyModule() caddy.ModuleInfo {
 
 // Provision finds the drio app and precomputes the discovery documents and the route table.
 func (h *OAuth) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
 	app, err := drioApp(ctx)
 	if err != nil {
 		return err
 	}
-	h.app = app
+	return h.setup(app, ctx.Logger())
+}
+
+// setup does Provision's work once the app is known (tests call it directly).
+func (h *OAuth) setup(app *App, logger *zap.Logger) error {
+	h.app, h.logger = app, logger
 	if err := h.buildDiscovery(); err != nil {
 		return err
 	}

@@ -63,12 +63,16 @@ func (Protect) CaddyModule() caddy.ModuleInfo {
 
 // Provision finds the drio app and prepares the public-path matcher and the challenge.
 func (p *Protect) Provision(ctx caddy.Context) error {
-	p.logger = ctx.Logger()
 	app, err := drioApp(ctx)
 	if err != nil {
 		return err
 	}
-	p.app = app
+	return p.setup(ctx, app, ctx.Logger())
+}
+
+// setup does Provision's work once the app is known (tests call it directly).
+func (p *Protect) setup(ctx caddy.Context, app *App, logger *zap.Logger) error {
+	p.app, p.logger = app, logger
 	p.public = caddyhttp.MatchPath(p.Public)
 	if err := p.public.Provision(ctx); err != nil {
 		return fmt.Errorf("drio_protect public paths: %v", err)
@@ -108,7 +112,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if public {
 		r.Header.Del("Authorization")
-		return next.ServeHTTP(w, r)
+		return p.serveNext(w, r, next)
 	}
 	w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
 
@@ -171,7 +175,48 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.auth.user.email", email)
 		repl.Set("http.auth.user.role", claims.Role)
 	}
-	return next.ServeHTTP(w, r)
+	return p.serveNext(w, r, next)
+}
+
+// serveNext calls the next handler (usually reverse_proxy) and, if it fails before writing
+// anything, answers in the drio envelope: 502 when the upstream is unreachable, 504 when it
+// timed out, with the status the proxy chose.
+func (p *Protect) serveNext(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	tw := &trackingWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err := next.ServeHTTP(tw, r)
+	if err == nil || tw.wrote {
+		return err
+	}
+	var he caddyhttp.HandlerError
+	if !errors.As(err, &he) || he.StatusCode < 500 {
+		return err
+	}
+	p.logger.Warn("upstream failed", zap.Int("status", he.StatusCode), zap.Error(he.Err), zap.String("request_id", requestID(r)))
+	message := "The upstream service failed; retry later"
+	switch he.StatusCode {
+	case http.StatusBadGateway:
+		message = "The upstream service is unreachable; retry later"
+	case http.StatusGatewayTimeout:
+		message = "The upstream service did not answer in time; retry later"
+	}
+	writeResourceError(w, r, he.StatusCode, resInternal, message)
+	return nil
+}
+
+// trackingWriter records whether the next handler wrote anything.
+type trackingWriter struct {
+	*caddyhttp.ResponseWriterWrapper
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(status int) {
+	t.wrote = true
+	t.ResponseWriterWrapper.WriteHeader(status)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriterWrapper.Write(b)
 }
 
 // reject answers 401 invalid_token with the challenge.

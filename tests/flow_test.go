@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -290,4 +291,31 @@ func decodeJSON(t *testing.T, raw string) map[string]any {
 		t.Fatalf("not JSON: %s", raw)
 	}
 	return m
+}
+
+// TestUpstreamFailuresUseTheEnvelope checks P12: an upstream that refuses connections gives
+// 502, one that hangs past the proxy's timeout 504, both in the drio envelope.
+func TestUpstreamFailuresUseTheEnvelope(t *testing.T) {
+	dead := "http://" + freeAddr(t) // nothing listens there
+	s := startStack(t, stackOptions{UpstreamURL: dead})
+	_, tok := s.login(t, "ada@example.com")
+	resp, body := s.call(t, http.MethodGet, "/api/v1/me", tok.AccessToken, nil)
+	if resp.StatusCode != http.StatusBadGateway || str(body, "error", "requestId") == "" || str(body, "error", "code") != "internal_error" {
+		t.Errorf("refused upstream: %d %v, want 502 in the drio envelope", resp.StatusCode, body)
+	}
+
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); slow.Close() })
+	s2 := startStack(t, stackOptions{UpstreamURL: slow.URL, ProxyExtra: "transport http {\n\t\t\tresponse_header_timeout 300ms\n\t\t}"})
+	_, tok2 := s2.login(t, "ada@example.com")
+	resp, body = s2.call(t, http.MethodGet, "/api/v1/me", tok2.AccessToken, nil)
+	if resp.StatusCode != http.StatusGatewayTimeout || str(body, "error", "requestId") == "" {
+		t.Errorf("hanging upstream: %d %v, want 504 in the drio envelope", resp.StatusCode, body)
+	}
 }
