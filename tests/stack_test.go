@@ -58,6 +58,11 @@ type stackOptions struct {
 	UpstreamURL string
 	// ProxyExtra is added inside the reverse_proxy block.
 	ProxyExtra string
+	// Storage replaces the storage line (default: badger in DataDir).
+	Storage string
+	// Peer makes this gateway a second instance in front of the same WorkOS stand-in and
+	// resource API as Peer (with a shared Storage, a second node of one deployment).
+	Peer *stack
 }
 
 // stack is one gateway (a real Caddy process) in front of the two upstream-mock services.
@@ -89,21 +94,26 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		s.DataDir = t.TempDir()
 	}
 	// Registered after the temp dirs, so it runs before their removal (cleanups are LIFO).
-	wm, err := workosmock.New(workosmock.Config{ClientID: testClientID, APIKey: testAPIKey})
-	if err != nil {
-		t.Fatal(err)
+	if p := opts.Peer; p != nil {
+		s.WorkOS, s.workosTS, s.Resource, s.resTS = p.WorkOS, p.workosTS, p.Resource, p.resTS
+		t.Cleanup(s.stopCaddy)
+	} else {
+		wm, err := workosmock.New(workosmock.Config{ClientID: testClientID, APIKey: testAPIKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.WorkOS = wm
+		s.workosTS = httptest.NewServer(wm)
+		wm.SetBaseURL(s.workosTS.URL)
+		s.Resource = resource.New()
+		s.resTS = httptest.NewServer(s.Resource)
+		t.Cleanup(func() {
+			s.stopCaddy()
+			wm.Close()
+			s.workosTS.Close()
+			s.resTS.Close()
+		})
 	}
-	s.WorkOS = wm
-	s.workosTS = httptest.NewServer(wm)
-	wm.SetBaseURL(s.workosTS.URL)
-	s.Resource = resource.New()
-	s.resTS = httptest.NewServer(s.Resource)
-	t.Cleanup(func() {
-		s.stopCaddy()
-		wm.Close()
-		s.workosTS.Close()
-		s.resTS.Close()
-	})
 	s.gwAddr = freeAddr(t)
 	s.admin = freeAddr(t)
 	s.GW = "http://" + s.gwAddr
@@ -115,6 +125,10 @@ func (s *stack) caddyfile() string {
 	upstream := strings.TrimPrefix(s.resTS.URL, "http://")
 	if s.opts.UpstreamURL != "" {
 		upstream = strings.TrimPrefix(s.opts.UpstreamURL, "http://")
+	}
+	storage := "storage badger " + s.DataDir
+	if s.opts.Storage != "" {
+		storage = s.opts.Storage
 	}
 	return fmt.Sprintf(`{
 	admin %s
@@ -128,7 +142,7 @@ func (s *stack) caddyfile() string {
 			endpoint %s
 			timeout 2s
 		}
-		storage badger %s
+		%s
 		%s
 	}
 }
@@ -142,7 +156,7 @@ func (s *stack) caddyfile() string {
 		%s
 	}
 }
-`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, s.DataDir, s.opts.DrioExtra, s.GW, upstream, s.opts.ProxyExtra)
+`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, storage, s.opts.DrioExtra, s.GW, upstream, s.opts.ProxyExtra)
 }
 
 // startCaddy runs the Caddy binary with the stack's Caddyfile and waits until it serves.

@@ -1,0 +1,96 @@
+package tests
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// startRedis runs a private redis-server on a free loopback port for the test.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	if url := os.Getenv("DRIO_TEST_REDIS_URL"); url != "" {
+		return url
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("DRIO_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not installed (apt-get install redis-server)")
+		}
+		t.Skip("redis-server is not installed; apt-get install redis-server to run the multi-instance tests")
+	}
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			return "redis://" + addr + "/0"
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("redis-server did not start")
+	return ""
+}
+
+// TestTwoInstancesShareRedis is design §6 and matrix S11: two gateway processes on one
+// Redis. A client registered at one exists at the other, a code issued by one redeems at
+// the other exactly once, a replay at the first revokes the grant for both, and refresh
+// works across them.
+func TestTwoInstancesShareRedis(t *testing.T) {
+	redisURL := startRedis(t)
+	storage := fmt.Sprintf("storage redis %s {\n\t\t\tprefix e2e:\n\t\t}", redisURL)
+	a := startStack(t, stackOptions{Storage: storage})
+	b := startStack(t, stackOptions{Storage: storage, Peer: a})
+
+	c := a.register(t, "two instances")
+	verifier := oauth2.GenerateVerifier()
+	res := a.authorize(t, newBrowser(t), c, c.Config.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "ada@example.com")
+
+	// Redeem at B what A issued.
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {res.Code}, "code_verifier": {verifier},
+		"client_id": {c.ClientID}, "redirect_uri": {c.RedirectURI}}
+	resp, tok := b.postForm(t, "/api/v1/auth/token", form)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("code issued by A redeemed at B: %d %v", resp.StatusCode, tok)
+	}
+	access, refresh := str(tok, "access_token"), str(tok, "refresh_token")
+	a.noteSecret(access)
+	a.noteSecret(refresh)
+	if resp, body := a.call(t, http.MethodGet, "/api/v1/me", access, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("token from B used at A: %d %v", resp.StatusCode, body)
+	}
+
+	// Refresh at A what B issued.
+	resp, pair := a.postForm(t, "/api/v1/auth/refresh", url.Values{"client_id": {c.ClientID}, "refresh_token": {refresh}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh at A of B's token: %d %v", resp.StatusCode, pair)
+	}
+	a.noteSecret(str(pair, "access_token"))
+	a.noteSecret(str(pair, "refresh_token"))
+
+	// Replay at A: refused, and the grant is revoked everywhere (B has not cached it yet).
+	resp, e := a.postForm(t, "/api/v1/auth/token", form)
+	if resp.StatusCode != http.StatusBadRequest || str(e, "error") != "invalid_grant" {
+		t.Fatalf("replay at A: %d %v", resp.StatusCode, e)
+	}
+	time.Sleep(2100 * time.Millisecond) // A's session cache (2 s) saw the session live before
+	for name, s := range map[string]*stack{"A": a, "B": b} {
+		if resp, _ := s.call(t, http.MethodGet, "/api/v1/me", str(pair, "access_token"), nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("instance %s still accepts a revoked session: %d", name, resp.StatusCode)
+		}
+	}
+	a.checkLogs()
+	b.checkLogs()
+}
