@@ -42,6 +42,13 @@ func normalizeHeaderName(name string) string {
 
 // isIdentityHeader reports whether name (any case, any '_'/'-' mix) is one the gateway owns.
 func isIdentityHeader(name string, extra map[string]bool) bool {
+	// Fast path for the hot loop: every built-in name starts with x or r, so most request
+	// headers (Accept, Host, User-Agent, …) are decided without allocating.
+	if len(extra) == 0 && name != "" {
+		if c := name[0] | 0x20; c != 'x' && c != 'r' {
+			return false
+		}
+	}
 	n := normalizeHeaderName(name)
 	return strings.HasPrefix(n, identityPrefix) || commonIdentityHeaders[n] || extra[n] || n == "x-request-id"
 }
@@ -81,6 +88,13 @@ func sanitizeRequestHeaders(h http.Header, extra map[string]bool, keepAuthorizat
 func stripModuleCookies(h http.Header) {
 	cookies := h.Values("Cookie")
 	if len(cookies) == 0 {
+		return
+	}
+	mine := false
+	for _, line := range cookies {
+		mine = mine || strings.Contains(line, bindingCookie) || strings.Contains(line, consentCookie)
+	}
+	if !mine {
 		return
 	}
 	var kept []string
