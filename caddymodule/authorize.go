@@ -270,7 +270,9 @@ func (h *OAuth) serveConsentDecision(w http.ResponseWriter, r *http.Request, st 
 		return nil
 	}
 	txn, csrf, decision := form.Get("txn"), form.Get("csrf"), form.Get("decision")
-	if txn == "" || csrf == "" || (decision != "approve" && decision != "deny") {
+	// A missing csrf is not "incomplete": it is refused below with the same 403 as a wrong one
+	// (security matrix A20), after the transaction is found.
+	if txn == "" || (decision != "approve" && decision != "deny") {
 		writeLocalError(w, r, errInvalidRequest("The consent form is incomplete"))
 		return nil
 	}

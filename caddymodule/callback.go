@@ -83,6 +83,11 @@ func (h *OAuth) serveCallback(w http.ResponseWriter, r *http.Request) error {
 			url.Values{"error": {code}, "error_description": {desc}})
 		return nil
 	}
+	// An answer with both a code and an error is malformed (RFC 6749 §4.1.2 vs §4.1.2.1):
+	// neither half is trusted (security matrix C10).
+	if q.Has("error") && q.Has("code") {
+		return fail(codeServerError, "The sign-in service returned an invalid response")
+	}
 	if upErr := q.Get("error"); upErr != "" {
 		code, ok := upstreamErrors[upErr]
 		if !ok {

@@ -1,0 +1,214 @@
+package caddymodule
+
+// invariants_test.go is the shared check of the security matrix's per-row invariants
+// (reference/security-matrix.md §2): take a snapshot before a request, then
+//
+//	before := g.snapshot(t)
+//	resp := g.do(t, …)
+//	g.assertInvariants(t, before, resp, changes(store.KindClient, 1))
+//
+// assertInvariants checks, for that one request:
+//
+//   - I1: the status is below 500;
+//   - I2: no header or body carries the WorkOS API key or a Go stack trace;
+//   - I3: no log line written since the snapshot carries a noted secret (noteSecret), the
+//     WorkOS API key or a bearer JWT;
+//   - I4: store record counts per kind are unchanged except as listed in want;
+//   - I5: WorkOS stand-in hits per endpoint are unchanged except as listed in want;
+//   - I6: a 4xx answer is either OAuth JSON ({"error": "…"}, Content-Type application/json,
+//     Cache-Control no-store) or the local HTML error page with its anti-framing headers.
+//
+// I7 (no goroutine leak) is left to goleak at package level: the harness's Badger and JWKS
+// goroutines live as long as the gateway, so a per-row check would be noise.
+//
+// The helpers take testing.TB and never use g.t, so fuzz targets can use them too.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
+)
+
+// stackTrace matches the marks of a Go panic or stack dump.
+var stackTrace = regexp.MustCompile(`goroutine \d+ \[|panic: |runtime/debug\.`)
+
+// invKinds are the store kinds compared by I4.
+var invKinds = []store.Kind{store.KindClient, store.KindPending, store.KindCode, store.KindSession,
+	store.KindRefresh, store.KindSecret, store.KindConsent}
+
+// invEndpoints are the WorkOS stand-in endpoints compared by I5.
+var invEndpoints = []workosmock.Endpoint{workosmock.EndpointAuthenticateCode, workosmock.EndpointAuthenticateRefresh,
+	workosmock.EndpointJWKS, workosmock.EndpointRevoke, workosmock.EndpointAuthorize}
+
+// invSnapshot is the observable state of a test gateway at one moment.
+type invSnapshot struct {
+	Store  map[store.Kind]int
+	WorkOS map[workosmock.Endpoint]int64
+	logs   int // number of captured log entries, so I3 looks only at what came after
+}
+
+// invDelta is the change a row expects between two snapshots; kinds and endpoints that are
+// not listed must not change.
+type invDelta struct {
+	Store  map[store.Kind]int
+	WorkOS map[workosmock.Endpoint]int64
+}
+
+// changes builds an invDelta from pairs: a store.Kind or a workosmock.Endpoint, then the
+// expected change as an int. changes() expects no change at all.
+func changes(pairs ...any) invDelta {
+	d := invDelta{Store: map[store.Kind]int{}, WorkOS: map[workosmock.Endpoint]int64{}}
+	if len(pairs)%2 != 0 {
+		panic("changes: odd number of arguments")
+	}
+	for i := 0; i < len(pairs); i += 2 {
+		n, ok := pairs[i+1].(int)
+		if !ok {
+			panic(fmt.Sprintf("changes: argument %d is %T, want int", i+1, pairs[i+1]))
+		}
+		switch k := pairs[i].(type) {
+		case store.Kind:
+			d.Store[k] += n
+		case workosmock.Endpoint:
+			d.WorkOS[k] += int64(n)
+		default:
+			panic(fmt.Sprintf("changes: argument %d is %T, want store.Kind or workosmock.Endpoint", i, pairs[i]))
+		}
+	}
+	return d
+}
+
+// snapshot records the store counts, the WorkOS hits and the log position of g.
+func (g *testGateway) snapshot(tb testing.TB) invSnapshot {
+	tb.Helper()
+	st, err := g.App.runtime(context.Background())
+	if err != nil {
+		tb.Fatalf("snapshot: %v", err)
+	}
+	s := invSnapshot{Store: map[store.Kind]int{}, WorkOS: map[workosmock.Endpoint]int64{}, logs: g.Logs.Len()}
+	for _, k := range invKinds {
+		n, err := st.backend.store.Count(context.Background(), k)
+		if err != nil {
+			tb.Fatalf("snapshot: count %s: %v", k, err)
+		}
+		s.Store[k] = n
+	}
+	for _, ep := range invEndpoints {
+		s.WorkOS[ep] = g.WorkOS.Hits(ep)
+	}
+	return s
+}
+
+// assertInvariants checks I1-I6 for resp (nil when the row made no single request) against
+// the snapshot taken before it; want lists the store and WorkOS changes the row expects.
+func (g *testGateway) assertInvariants(tb testing.TB, before invSnapshot, resp *response, want invDelta) {
+	tb.Helper()
+	after := g.snapshot(tb)
+	for _, k := range invKinds {
+		if got := after.Store[k] - before.Store[k]; got != want.Store[k] {
+			tb.Errorf("I4: store %q records changed by %d, want %d", k, got, want.Store[k])
+		}
+	}
+	for _, ep := range invEndpoints {
+		if got := after.WorkOS[ep] - before.WorkOS[ep]; got != want.WorkOS[ep] {
+			tb.Errorf("I5: WorkOS %q hits changed by %d, want %d", ep, got, want.WorkOS[ep])
+		}
+	}
+	g.assertCleanLogs(tb, before.logs)
+	if resp != nil {
+		assertResponseInvariants(tb, resp)
+	}
+}
+
+// assertResponseInvariants checks I1, I2 and I6 on one response.
+func assertResponseInvariants(tb testing.TB, resp *response) {
+	tb.Helper()
+	if resp.StatusCode >= 500 {
+		tb.Errorf("I1: status %d: %s", resp.StatusCode, resp.Body)
+	}
+	var all strings.Builder
+	all.WriteString(resp.Body)
+	for k, vs := range resp.Header {
+		all.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
+	}
+	if strings.Contains(all.String(), tgAPIKey) {
+		tb.Errorf("I2: response carries the WorkOS API key")
+	}
+	if m := stackTrace.FindString(all.String()); m != "" {
+		tb.Errorf("I2: response carries a stack trace (%q)", m)
+	}
+	if resp.StatusCode < 400 {
+		return
+	}
+	ct := resp.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, "application/json"):
+		var body map[string]any
+		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+			tb.Errorf("I6: %d error body is not a JSON object: %q", resp.StatusCode, resp.Body)
+			return
+		}
+		code, ok := body["error"].(string)
+		if !ok || code == "" {
+			// The protected routes' envelope is {"error": {"code": …}}.
+			if env, isObj := body["error"].(map[string]any); !isObj || env["code"] == "" {
+				tb.Errorf("I6: %d error body has no error code: %q", resp.StatusCode, resp.Body)
+			}
+			return
+		}
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			tb.Errorf("I6: OAuth error %q has Cache-Control %q, want no-store", code, cc)
+		}
+	case strings.HasPrefix(ct, "text/html"):
+		assertPageHeaders(tb, resp)
+	default:
+		tb.Errorf("I6: %d answer has Content-Type %q, want application/json or the HTML page", resp.StatusCode, ct)
+	}
+}
+
+// assertPageHeaders checks the headers every HTML page of the gateway must send (A22).
+func assertPageHeaders(tb testing.TB, resp *response) {
+	tb.Helper()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		tb.Errorf("A22: Content-Security-Policy %q lacks frame-ancestors 'none'", csp)
+	}
+	if v := resp.Header.Get("X-Frame-Options"); v != "DENY" {
+		tb.Errorf("A22: X-Frame-Options %q, want DENY", v)
+	}
+	if v := resp.Header.Get("Referrer-Policy"); v != "no-referrer" {
+		tb.Errorf("A22: Referrer-Policy %q, want no-referrer", v)
+	}
+	if v := resp.Header.Get("Cache-Control"); !strings.Contains(v, "no-store") {
+		tb.Errorf("A22: page Cache-Control %q, want no-store", v)
+	}
+}
+
+// assertCleanLogs is I3 over the log entries from index from on.
+func (g *testGateway) assertCleanLogs(tb testing.TB, from int) {
+	tb.Helper()
+	g.mu.Lock()
+	secrets := append([]string{tgAPIKey}, g.secrets...)
+	g.mu.Unlock()
+	entries := g.Logs.All()
+	if from > len(entries) {
+		from = len(entries)
+	}
+	for _, e := range entries[from:] {
+		line, _ := json.Marshal(e.ContextMap())
+		text := e.Message + " " + string(line)
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				tb.Errorf("I3: log entry %q contains a secret starting %q", e.Message, s[:6])
+			}
+		}
+		if strings.Contains(strings.ToLower(text), "bearer ey") {
+			tb.Errorf("I3: log entry %q contains a bearer token", e.Message)
+		}
+	}
+}
