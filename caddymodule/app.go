@@ -176,6 +176,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.run = &appRun{ready: make(chan struct{})}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("drio: registering metrics: %v", err)
+	}
 	repl := caddy.NewReplacer()
 
 	a.Issuer = strings.TrimRight(repl.ReplaceKnown(a.Issuer, ""), "/")

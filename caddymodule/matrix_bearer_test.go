@@ -124,7 +124,7 @@ func TestMatrixBearer(t *testing.T) {
 		if resp := g.me(t, a); resp.StatusCode != http.StatusOK {
 			t.Fatalf("B28: fresh token got %d", resp.StatusCode)
 		}
-		g.OAuth.revokeGrant(jwtSID(t, a), "test", g.state())
+		g.OAuth.revokeGrant(jwtSID(t, a), revokeCodeReplay, g.state())
 		n := g.Resource.Requests()
 		resp := g.me(t, a)
 		wantResourceError(t, g, "B28", resp, 401, resUnauthorized, n)

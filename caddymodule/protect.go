@@ -118,18 +118,22 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	switch {
 	case errors.Is(tokErr, verifier.ErrMultipleHeaders) || (present && queryToken):
+		refusedMalformed.Inc()
 		writeResourceError(w, r, http.StatusBadRequest, resBadRequest, "Send the access token in exactly one Authorization header")
 		return nil
 	case !present || errors.Is(tokErr, verifier.ErrUnsupportedScheme):
+		refusedMissing.Inc()
 		w.Header().Set("WWW-Authenticate", p.challenge)
 		writeResourceError(w, r, http.StatusUnauthorized, resUnauthorized, "Missing bearer token")
 		return nil
 	case tokErr != nil:
+		refusedMalformed.Inc()
 		return p.reject(w, r, "Malformed bearer token")
 	}
 
 	st, err := p.app.runtime(r.Context())
 	if err != nil {
+		refusedUnavailable.Inc()
 		w.Header().Set("Retry-After", "2")
 		writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "The gateway is starting; retry shortly")
 		return nil
@@ -137,11 +141,13 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	claims, err := st.verifier.Verify(r.Context(), token)
 	if err != nil {
 		if errors.Is(err, verifier.ErrNoKeys) {
+			refusedUnavailable.Inc()
 			p.logger.Warn("no WorkOS signing keys available; refusing bearer tokens", zap.String("request_id", reqID))
 			w.Header().Set("Retry-After", "5")
 			writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "Token verification is temporarily unavailable; retry shortly")
 			return nil
 		}
+		refusedInvalid.Inc()
 		p.logger.Debug("bearer token refused", zap.Error(err), zap.String("request_id", reqID))
 		return p.reject(w, r, "Invalid or expired bearer token")
 	}
@@ -149,12 +155,14 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !p.app.AllowForeignSessions {
 		sess, err := st.backend.sessions.live(r.Context(), claims.SessionID)
 		if err != nil {
+			refusedUnavailable.Inc()
 			p.logger.Error("session registry unavailable", zap.Error(err), zap.String("request_id", reqID))
 			w.Header().Set("Retry-After", "2")
 			writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "Session check is temporarily unavailable; retry shortly")
 			return nil
 		}
 		if sess == nil || sess.UserID != claims.Subject {
+			refusedSessionEnded.Inc()
 			p.logger.Debug("bearer token of an unknown or revoked session", zap.String("session_id", claims.SessionID), zap.String("request_id", reqID))
 			return p.reject(w, r, "The session of this token has ended; sign in again")
 		}

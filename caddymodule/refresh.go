@@ -91,7 +91,7 @@ func (h *OAuth) rotate(ctx context.Context, st *runtimeState, client *clientReco
 					return &pair, nil
 				}
 			}
-			h.revokeGrant(rec.SessionID, "rotated refresh token reused", st)
+			h.revokeGrant(rec.SessionID, revokeRefreshReuse, st)
 			return nil, errInvalidGrant("The refresh token was already used; the session is revoked")
 		case refreshRotating:
 			if now.Unix() < rec.LeaseUntil && now.Before(deadline) {
@@ -142,7 +142,7 @@ func (h *OAuth) callWorkOSRefresh(ctx context.Context, st *runtimeState, rt, key
 		if _, err := casJSON(ctx, s, key, leased, &next, ttl); err != nil {
 			return nil, h.storeError("refresh", err)
 		}
-		h.revokeGrant(lease.SessionID, "WorkOS refused the refresh", st)
+		h.revokeGrant(lease.SessionID, revokeUpstreamRefused, st)
 		return nil, errInvalidGrant("The session has ended; sign in again")
 	}
 	exp := time.Now().Add(5 * time.Minute)

@@ -55,6 +55,7 @@ func (h *OAuth) serveRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := putJSON(r.Context(), st.backend.store, store.Key(store.KindClient, rec.ID), rec, 0); err != nil {
 		return h.storeFailed(w, r, "register", err)
 	}
+	gatewayMetrics.registrations.Inc()
 	h.logger.Info("client registered", zap.String("client_id", rec.ID), zap.String("request_id", requestID(r)))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")

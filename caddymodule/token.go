@@ -92,6 +92,7 @@ func (h *OAuth) serveTokenRoute(w http.ResponseWriter, r *http.Request, refreshR
 		writeOAuthError(w, oerr)
 		return nil
 	}
+	gatewayMetrics.tokens.WithLabelValues(grant).Inc()
 	expiresIn := pair.ExpiresAt - time.Now().Unix()
 	if expiresIn < 0 {
 		expiresIn = 0
@@ -256,7 +257,7 @@ func (h *OAuth) redeemCode(r *http.Request, st *runtimeState, client *clientReco
 			return nil, errInvalidGrant("code_verifier does not match the code_challenge")
 		}
 		if rec.Redeemed {
-			h.revokeGrant(rec.SessionID, "authorization code replayed", st)
+			h.revokeGrant(rec.SessionID, revokeCodeReplay, st)
 			return nil, errInvalidGrant("The authorization code was already used; the tokens issued with it are revoked")
 		}
 		if time.Now().Unix() > rec.ExpiresAt {
@@ -283,9 +284,19 @@ func (h *OAuth) redeemCode(r *http.Request, st *runtimeState, client *clientReco
 	return nil, errUnavailable(time.Second, "Too much contention on this code; retry")
 }
 
+// revocationReason says why a session was revoked; its label is a metric label value.
+type revocationReason struct{ label, text string }
+
+var (
+	revokeCodeReplay      = revocationReason{"code_replay", "authorization code replayed"}
+	revokeRefreshReuse    = revocationReason{"refresh_reuse", "rotated refresh token reused"}
+	revokeUpstreamRefused = revocationReason{"upstream_refused", "WorkOS refused the refresh"}
+)
+
 // revokeGrant ends a brokered session: the registry refuses its sid at once, its refresh
 // tokens die with it, and WorkOS is told to end it too (in the background, bounded).
-func (h *OAuth) revokeGrant(sid, reason string, st *runtimeState) {
+func (h *OAuth) revokeGrant(sid string, why revocationReason, st *runtimeState) {
+	reason := why.text
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	revoked, err := st.backend.sessions.revoke(ctx, sid, reason, time.Duration(h.app.SessionTTL))
@@ -295,6 +306,7 @@ func (h *OAuth) revokeGrant(sid, reason string, st *runtimeState) {
 	if !revoked {
 		return
 	}
+	gatewayMetrics.revocations.WithLabelValues(why.label).Inc()
 	h.logger.Warn("session revoked", zap.String("session_id", sid), zap.String("reason", reason))
 	go func() {
 		if err := h.app.workos.revokeSession(sid); err != nil {

@@ -65,20 +65,24 @@ func (b *workosBridge) authorizationURL(state, challenge string) (string, error)
 func (b *workosBridge) exchangeCode(ctx context.Context, code, verifier string) (usermanagement.AuthenticateResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	return b.client.AuthenticateWithCode(ctx, usermanagement.AuthenticateWithCodeOpts{
+	resp, err := b.client.AuthenticateWithCode(ctx, usermanagement.AuthenticateWithCodeOpts{
 		ClientID:     b.clientID,
 		Code:         code,
 		CodeVerifier: verifier,
 	})
+	countWorkOS("code", err)
+	return resp, err
 }
 
 func (b *workosBridge) refresh(ctx context.Context, refreshToken string) (usermanagement.RefreshAuthenticationResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	return b.client.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
+	resp, err := b.client.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
 		ClientID:     b.clientID,
 		RefreshToken: refreshToken,
 	})
+	countWorkOS("refresh", err)
+	return resp, err
 }
 
 // revokeSession ends the WorkOS session; it runs detached from the client's request so a
@@ -89,8 +93,9 @@ func (b *workosBridge) revokeSession(sid string) error {
 	err := b.client.RevokeSession(ctx, usermanagement.RevokeSessionOpts{SessionID: sid})
 	var he workos_errors.HTTPError
 	if errors.As(err, &he) && he.Code == http.StatusNotFound {
-		return nil // already gone upstream
+		err = nil // already gone upstream
 	}
+	countWorkOS("revoke", err)
 	return err
 }
 
