@@ -100,7 +100,10 @@ func (p *Protect) Validate() error {
 func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	reqID := requestID(r)
 	token, present, tokErr := verifier.BearerToken(r.Header)
-	_, queryToken := r.URL.Query()["access_token"]
+	queryToken := false
+	if strings.Contains(r.URL.RawQuery, "access_token") { // parse only when it may be there
+		_, queryToken = r.URL.Query()["access_token"]
+	}
 
 	sanitizeRequestHeaders(r.Header, p.strip, p.ForwardToken)
 	r.Header.Set(HeaderRequestID, reqID)
