@@ -54,7 +54,9 @@ func (s *stack) tryFlow(ctx context.Context, email string, rec *flowRecord) {
 		fail("register", errOr(err, resp, body))
 		return
 	}
-	var reg struct{ ClientID string `json:"client_id"` }
+	var reg struct {
+		ClientID string `json:"client_id"`
+	}
 	_ = json.Unmarshal([]byte(body), &reg)
 	rec.ClientID = reg.ClientID
 	cfg := &oauth2.Config{ClientID: reg.ClientID, RedirectURL: redirect, Endpoint: oauth2.Endpoint{AuthURL: s.GW + "/api/v1/auth/authorize"}}
