@@ -21,7 +21,7 @@ main{background:#fff;width:100%;max-width:440px;margin:24px;padding:36px 32px;bo
 h1{font-size:22px;line-height:1.3;margin:0 0 12px}
 p{margin:0 0 14px;color:#444c56}
 .client{font-weight:600;color:#1b1f24;word-break:break-word}
-.host{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:14px;background:#f1f2f4;border-radius:6px;padding:2px 6px;word-break:break-all}
+.host{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:14px;background:#f1f2f4;border-radius:6px;padding:2px 6px;overflow-wrap:anywhere}
 ul{margin:0 0 22px;padding-left:20px;color:#444c56}
 li{margin:4px 0}
 .actions{display:flex;gap:12px}
