@@ -208,10 +208,13 @@ func (h *OAuth) renderConsent(w http.ResponseWriter, r *http.Request, st *runtim
 	return nil
 }
 
-// formAction lists where the consent form may lead: ourselves, WorkOS (approve) and the
-// client's redirect (deny). Browsers apply form-action to the redirects that follow a POST.
+// formAction lists where the consent form may lead. Browsers apply form-action to every
+// redirect that follows the POST: approve goes to WorkOS, through AuthKit's own domain, back
+// to our callback and on to the client; deny goes to the client. So: ourselves, any https
+// origin (WorkOS and AuthKit hosts), the WorkOS endpoint as configured (http in development)
+// and the client's redirect origin (loopback http or a private-use scheme).
 func (h *OAuth) formAction(redirectURI string) string {
-	parts := []string{"'self'", h.app.WorkOS.Endpoint}
+	parts := []string{"'self'", "https:", h.app.WorkOS.Endpoint}
 	if u, err := url.Parse(redirectURI); err == nil {
 		if u.Host != "" {
 			parts = append(parts, u.Scheme+"://"+u.Host)

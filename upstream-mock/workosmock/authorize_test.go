@@ -71,10 +71,15 @@ func TestSignInPageAndComplete(t *testing.T) {
 		t.Fatalf("sign-in page: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'none'", "style-src 'unsafe-inline'", "form-action 'self' http://127.0.0.1:8080", "frame-ancestors 'none'"} {
+	for _, want := range []string{"default-src 'none'", "style-src 'unsafe-inline'", "frame-ancestors 'none'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
+	}
+	// Chromium applies form-action to the redirects after the post (callback, then the
+	// relying party's client): a restriction here broke the flow in a real browser.
+	if strings.Contains(csp, "form-action") {
+		t.Errorf("CSP %q restricts form-action", csp)
 	}
 	if !strings.Contains(page, "Sign in to continue") {
 		t.Error("heading missing")

@@ -182,8 +182,10 @@ func (s *Server) renderSignIn(w http.ResponseWriter, a authzRequest) {
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
-	origin := redirect.Scheme + "://" + redirect.Host
-	setPageHeaders(w, "'self' "+origin)
+	// No form-action on the sign-in page: Chromium applies it to every redirect that follows
+	// the form post, and the chain goes on through the relying party's callback to its own
+	// client, which this page cannot know (real AuthKit does not restrict it either).
+	setPageHeaders(w, "")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -201,6 +203,8 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, status int, title, detai
 	_, _ = w.Write(buf.Bytes())
 }
 
+// setPageHeaders sets the headers of an HTML page; formAction "" leaves form posts (and the
+// redirects after them) unrestricted.
 func setPageHeaders(w http.ResponseWriter, formAction string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -208,5 +212,9 @@ func setPageHeaders(w http.ResponseWriter, formAction string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction+"; frame-ancestors 'none'")
+	csp := "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+	if formAction != "" {
+		csp += "; form-action " + formAction
+	}
+	h.Set("Content-Security-Policy", csp)
 }
