@@ -33,17 +33,18 @@ run: build
 	echo; \
 	./caddy run --config Caddyfile --adapter caddyfile
 
-## test: unit, integration and end-to-end tests (race detector on)
-test:
-	$(GO) vet ./...
+## test: formatting and vet, then unit, integration and end-to-end tests (race detector on)
+test: lint
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## bench: Go benchmarks of the hot paths
+## bench: side-by-side load (upstream, plain reverse_proxy, gateway), flows/s, memory, Go benchmarks -> BENCHMARKS.md
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./caddymodule/...
+	$(GO) build -o bin/bench-caddy ./cmd/caddy
+	$(GO) build -o bin/upstream-mock ./upstream-mock
+	$(GO) run ./tests/bench -caddy bin/bench-caddy -mock bin/upstream-mock -out BENCHMARKS.md -command 'make bench' $(BENCH_FLAGS)
 
 ## fuzz: each fuzz target for FUZZTIME
 FUZZTIME ?= 20s

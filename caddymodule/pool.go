@@ -156,6 +156,15 @@ func outboundClient(timeout time.Duration) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
-		Transport: &limitedTransport{base: http.DefaultTransport, max: 1 << 20},
+		Transport: &limitedTransport{base: workosTransport, max: 1 << 20},
 	}
 }
+
+// workosTransport keeps enough idle connections to WorkOS for concurrent flows
+// (http.DefaultTransport keeps 2 per host, so most calls would dial).
+var workosTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.MaxIdleConns = 128
+	return t
+}()

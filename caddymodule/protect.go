@@ -193,7 +193,9 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // anything, answers in the drio envelope: 502 when the upstream is unreachable, 504 when it
 // timed out, with the status the proxy chose.
 func (p *Protect) serveNext(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	tw := &trackingWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	tw := &trackingWriter{} // one allocation for the tracker and its wrapper
+	tw.ResponseWriterWrapper = &tw.rww
+	tw.rww.ResponseWriter = w
 	err := next.ServeHTTP(tw, r)
 	if err == nil || tw.wrote {
 		return err
@@ -217,6 +219,7 @@ func (p *Protect) serveNext(w http.ResponseWriter, r *http.Request, next caddyht
 // trackingWriter records whether the next handler wrote anything.
 type trackingWriter struct {
 	*caddyhttp.ResponseWriterWrapper
+	rww   caddyhttp.ResponseWriterWrapper
 	wrote bool
 }
 
