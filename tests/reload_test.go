@@ -72,6 +72,14 @@ func TestReloadWithFlowsInFlight(t *testing.T) {
 	}
 	load("720h")
 
+	// Sessions brokered before the reloads must be live after them.
+	before := s.runFlows(context.Background(), 10)
+	for i, rec := range before {
+		if rec.Err != nil {
+			t.Fatalf("flow %d before any reload: %v", i, rec.Err)
+		}
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -90,17 +98,15 @@ func TestReloadWithFlowsInFlight(t *testing.T) {
 		load(fmt.Sprintf("%dh", 700+round)) // a changed config: a real reload
 	}
 	wg.Wait()
-	// A POST that races the old server closing an idle keep-alive connection fails with a
-	// transport error before the gateway sees it (clients retry those; RFC 9112 §9.3.1).
-	// What must never happen is an HTTP error answer, or an acknowledged record lost.
-	acknowledged, failedTransport := 0, 0
-	var live []*flowRecord
+	// While a reload swaps servers, Caddy may cut a connection it had accepted but not yet
+	// served, and a POST on a kept-alive connection can race the old server closing it; the
+	// client sees a transport error before the gateway sees the request (clients retry those,
+	// RFC 9112 §9.3.1). What must never happen is an HTTP error answer, or an acknowledged
+	// record lost.
+	acknowledged, cut := len(before), 0
 	for i, rec := range recs {
 		if rec.ClientID != "" {
 			acknowledged++
-		}
-		if rec.Access != "" {
-			live = append(live, rec)
 		}
 		if rec.Err == nil {
 			continue
@@ -108,15 +114,14 @@ func TestReloadWithFlowsInFlight(t *testing.T) {
 		if strings.Contains(rec.Err.Error(), "status ") {
 			t.Errorf("flow %d during reloads got an HTTP error: %v", i, rec.Err)
 		} else {
-			failedTransport++
+			cut++
 		}
 	}
-	t.Logf("%d flows, %d cut by a closing keep-alive connection during a reload", len(recs), failedTransport)
-	if len(live) < len(recs)/2 {
-		t.Fatalf("only %d of %d flows completed across the reloads", len(live), len(recs))
-	}
-	// Sessions issued under the first config are still live under the last one.
-	for _, rec := range live[:5] {
+	t.Logf("%d flows during 3 reloads, %d cut at the transport level", len(recs), cut)
+	for _, rec := range append(before, recs...) {
+		if rec.Access == "" {
+			continue
+		}
 		req, _ := http.NewRequest("GET", s.GW+"/api/v1/me", nil)
 		req.Header.Set("Authorization", "Bearer "+rec.Access)
 		resp, err := http.DefaultClient.Do(req)
@@ -125,8 +130,15 @@ func TestReloadWithFlowsInFlight(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			t.Errorf("session issued before the reloads: %d after them", resp.StatusCode)
+			t.Errorf("a session issued before or during the reloads: %d after them", resp.StatusCode)
 		}
+	}
+	after := s.runFlows(context.Background(), 5)
+	for i, rec := range after {
+		if rec.Err != nil {
+			t.Errorf("flow %d after the reloads: %v", i, rec.Err)
+		}
+		acknowledged++
 	}
 
 	if err := caddy.Stop(); err != nil {
