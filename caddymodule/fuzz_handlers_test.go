@@ -2,7 +2,7 @@ package caddymodule
 
 // fuzz_handlers_test.go holds the handler-level fuzz targets of security matrix §3.1:
 // FuzzRegisterHandler, FuzzAuthorizeQuery and FuzzCallbackQuery. Each builds one gateway
-// outside f.Fuzz and calls the handler chain in-process (no sockets), so an iteration costs one
+// outside f.Fuzz and calls the handler chain in-process (no client sockets), so an iteration costs one
 // handler call and a few store counts. Seeds are the matrix vectors (R6-R9, R19-R21, A1-A18,
 // C1, C5-C10).
 
@@ -20,15 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/drio-gateway/gateway/caddymodule/store"
-	"github.com/drio-gateway/gateway/upstream-mock/resource"
-	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
 // newSharedGateway is newTestGateway for a testing.TB (a fuzz target's *testing.F), so one
@@ -36,60 +28,7 @@ import (
 // (snapshot, assertInvariants, dacServe), not count or checkLogs.
 func newSharedGateway(tb testing.TB, configure func(*App)) *testGateway {
 	tb.Helper()
-	g := &testGateway{}
-	wm, err := workosmock.New(workosmock.Config{ClientID: tgClientID, APIKey: tgAPIKey})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	g.WorkOS = wm
-	g.workosTS = httptest.NewServer(wm)
-	wm.SetBaseURL(g.workosTS.URL)
-	g.Resource = resource.New()
-	g.URL = "http://127.0.0.1:8080"
-	core, logs := observer.New(zapcore.DebugLevel)
-	g.Logs = logs
-	logger := zap.New(core)
-	app := &App{
-		Issuer:    g.URL,
-		WorkOS:    &WorkOSConfig{ClientID: tgClientID, APIKey: tgAPIKey, Endpoint: g.workosTS.URL, Timeout: caddy.Duration(2 * time.Second)},
-		Storage:   &StorageConfig{Dir: tb.TempDir()},
-		RateLimit: &RateLimitConfig{Disabled: true},
-	}
-	if configure != nil {
-		configure(app)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	if err := app.Provision(ctx); err != nil {
-		tb.Fatalf("App.Provision: %v", err)
-	}
-	app.logger = logger
-	if err := app.Validate(); err != nil {
-		tb.Fatalf("App.Validate: %v", err)
-	}
-	if err := app.Start(); err != nil {
-		tb.Fatalf("App.Start: %v", err)
-	}
-	g.App = app
-	g.OAuth = new(OAuth)
-	if err := g.OAuth.setup(app, logger.Named("oauth")); err != nil {
-		tb.Fatal(err)
-	}
-	g.Protect = &Protect{Public: []string{"/api/v1/templates", "/api/v1/templates/*"}}
-	if err := g.Protect.setup(ctx, app, logger.Named("protect")); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = app.Stop()
-		cancel()
-		wm.Close()
-		g.workosTS.Close()
-	})
-	// Wait for the first JWKS fetch, as newTestGateway does, so no iteration sees it.
-	st := dacState(tb, g)
-	for deadline := time.Now().Add(5 * time.Second); st.verifier.Stats().Keys == 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	return g
+	return newGateway(tb, gatewayOptions{configure: configure})
 }
 
 // dacState is g.state() for a gateway without g.t.

@@ -22,7 +22,7 @@ import (
 // would be too strict); a repeated parameter in a well-formed form body gives
 // invalid_request. One gateway serves every input; requests go straight to its handler chain.
 func FuzzTokenForm(f *testing.F) {
-	g := newMatrixGateway(f, gatewayOptions{})
+	g := newGateway(f, gatewayOptions{})
 	st, err := g.App.runtime(context.Background())
 	if err != nil {
 		f.Fatal(err)

@@ -56,31 +56,57 @@ const (
 // newTestGateway starts a gateway; configure may change the App before Provision.
 func newTestGateway(t *testing.T, configure func(*App)) *testGateway {
 	t.Helper()
-	g := &testGateway{t: t}
+	return newGateway(t, gatewayOptions{configure: configure})
+}
+
+// gatewayOptions tune newGateway.
+type gatewayOptions struct {
+	configure func(*App)
+	// beforeStart runs on the WorkOS stand-in before the gateway starts.
+	beforeStart func(*workosmock.Server)
+	// wrapWorkOS wraps the WorkOS stand-in's handler.
+	wrapWorkOS func(http.Handler) http.Handler
+	// noWait skips waiting for the first JWKS fetch.
+	noWait bool
+}
+
+// newGateway starts a gateway as configured by o. It takes a testing.TB so a fuzz target can
+// build one gateway outside f.Fuzz; with a *testing.F the methods that need a *testing.T
+// (state, count) must not be used, and logs are not checked at cleanup.
+func newGateway(t testing.TB, o gatewayOptions) *testGateway {
+	t.Helper()
+	g := &testGateway{}
+	if tt, ok := t.(*testing.T); ok {
+		g.t = tt
+	}
 	wm, err := workosmock.New(workosmock.Config{ClientID: tgClientID, APIKey: tgAPIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.WorkOS = wm
-	g.workosTS = httptest.NewServer(wm)
+	var h http.Handler = wm
+	if o.wrapWorkOS != nil {
+		h = o.wrapWorkOS(wm)
+	}
+	g.workosTS = httptest.NewServer(h)
 	wm.SetBaseURL(g.workosTS.URL)
+	if o.beforeStart != nil {
+		o.beforeStart(wm)
+	}
 	g.Resource = resource.New()
-
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
 	g.URL = "http://" + g.srv.Listener.Addr().String()
-
 	core, logs := observer.New(zapcore.DebugLevel)
 	g.Logs = logs
 	logger := zap.New(core)
-
 	app := &App{
 		Issuer:    g.URL,
 		WorkOS:    &WorkOSConfig{ClientID: tgClientID, APIKey: tgAPIKey, Endpoint: g.workosTS.URL, Timeout: caddy.Duration(2 * time.Second)},
 		Storage:   &StorageConfig{Dir: t.TempDir()},
 		RateLimit: &RateLimitConfig{Disabled: true},
 	}
-	if configure != nil {
-		configure(app)
+	if o.configure != nil {
+		o.configure(app)
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	if err := app.Provision(ctx); err != nil {
@@ -109,12 +135,15 @@ func newTestGateway(t *testing.T, configure func(*App)) *testGateway {
 		cancel()
 		wm.Close()
 		g.workosTS.Close()
-		g.checkLogs()
+		if g.t != nil {
+			g.checkLogs()
+		}
 	})
-	// Wait for the first JWKS fetch so tests start from a warm gateway.
-	deadline := time.Now().Add(5 * time.Second)
-	for g.state().verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	if !o.noWait {
+		deadline := time.Now().Add(5 * time.Second)
+		for app.run.state.Load().verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	return g
 }

@@ -230,7 +230,7 @@ func TestMatrixBearerKeyRotation(t *testing.T) {
 }
 
 func TestMatrixBearerColdStart(t *testing.T) {
-	g := newMatrixGateway(t, gatewayOptions{
+	g := newGateway(t, gatewayOptions{
 		noWait: true,
 		beforeStart: func(wm *workosmock.Server) {
 			wm.SetFault(workosmock.EndpointJWKS, workosmock.Fault{Mode: workosmock.FaultStatus, Status: 500})

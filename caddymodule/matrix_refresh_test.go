@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bufio"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,13 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
-
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/drio-gateway/gateway/upstream-mock/resource"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -25,94 +19,6 @@ import (
 
 // gatewayOptions extend newTestGateway for rows that need the WorkOS stand-in faulted before
 // the gateway starts (B19) or its answers cut on the wire (F8).
-type gatewayOptions struct {
-	configure func(*App)
-	// beforeStart runs on the WorkOS stand-in before the gateway starts.
-	beforeStart func(*workosmock.Server)
-	// wrapWorkOS wraps the WorkOS stand-in's handler.
-	wrapWorkOS func(http.Handler) http.Handler
-	// noWait skips waiting for the first JWKS fetch.
-	noWait bool
-}
-
-// newMatrixGateway is newTestGateway with gatewayOptions; it builds the same chain.
-// It takes a testing.TB so a fuzz target can build one gateway outside f.Fuzz; with a
-// *testing.F the methods that need a *testing.T (state, count) must not be used.
-func newMatrixGateway(t testing.TB, o gatewayOptions) *testGateway {
-	t.Helper()
-	g := &testGateway{}
-	if tt, ok := t.(*testing.T); ok {
-		g.t = tt
-	}
-	wm, err := workosmock.New(workosmock.Config{ClientID: tgClientID, APIKey: tgAPIKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.WorkOS = wm
-	var h http.Handler = wm
-	if o.wrapWorkOS != nil {
-		h = o.wrapWorkOS(wm)
-	}
-	g.workosTS = httptest.NewServer(h)
-	wm.SetBaseURL(g.workosTS.URL)
-	if o.beforeStart != nil {
-		o.beforeStart(wm)
-	}
-	g.Resource = resource.New()
-	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
-	g.URL = "http://" + g.srv.Listener.Addr().String()
-	core, logs := observer.New(zapcore.DebugLevel)
-	g.Logs = logs
-	logger := zap.New(core)
-	app := &App{
-		Issuer:    g.URL,
-		WorkOS:    &WorkOSConfig{ClientID: tgClientID, APIKey: tgAPIKey, Endpoint: g.workosTS.URL, Timeout: caddy.Duration(2 * time.Second)},
-		Storage:   &StorageConfig{Dir: t.TempDir()},
-		RateLimit: &RateLimitConfig{Disabled: true},
-	}
-	if o.configure != nil {
-		o.configure(app)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	if err := app.Provision(ctx); err != nil {
-		t.Fatalf("App.Provision: %v", err)
-	}
-	app.logger = logger
-	if err := app.Validate(); err != nil {
-		t.Fatalf("App.Validate: %v", err)
-	}
-	if err := app.Start(); err != nil {
-		t.Fatalf("App.Start: %v", err)
-	}
-	g.App = app
-	g.OAuth = new(OAuth)
-	if err := g.OAuth.setup(app, logger.Named("oauth")); err != nil {
-		t.Fatal(err)
-	}
-	g.Protect = &Protect{Public: []string{"/api/v1/templates", "/api/v1/templates/*"}}
-	if err := g.Protect.setup(ctx, app, logger.Named("protect")); err != nil {
-		t.Fatal(err)
-	}
-	g.srv.Start()
-	t.Cleanup(func() {
-		g.srv.Close()
-		_ = app.Stop()
-		cancel()
-		wm.Close()
-		g.workosTS.Close()
-		if g.t != nil {
-			g.checkLogs()
-		}
-	})
-	if !o.noWait {
-		deadline := time.Now().Add(5 * time.Second)
-		for app.run.state.Load().verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	return g
-}
-
 // wantSamePair asserts a 200 whose pair equals (access, refresh).
 func wantSamePair(t *testing.T, g *testGateway, row string, resp *response, access, refresh string) {
 	t.Helper()
@@ -305,7 +211,7 @@ func writeTruncated(buf *bufio.ReadWriter) {
 
 func TestMatrixRefreshTruncated(t *testing.T) {
 	tr := &truncateAfterRefresh{}
-	g := newMatrixGateway(t, gatewayOptions{wrapWorkOS: func(h http.Handler) http.Handler { tr.next = h; return tr }})
+	g := newGateway(t, gatewayOptions{wrapWorkOS: func(h http.Handler) http.Handler { tr.next = h; return tr }})
 	c := g.register(t)
 
 	t.Run("F8 mock truncate fault", func(t *testing.T) {
