@@ -81,7 +81,7 @@ type stack struct {
 	resTS    *httptest.Server
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
+	proc    *proc
 	logs    *syncBuffer
 	secrets []string // values that must never appear in a log line
 }
@@ -133,6 +133,7 @@ func (s *stack) caddyfile() string {
 	return fmt.Sprintf(`{
 	admin %s
 	persist_config off
+	grace_period 5s
 	default_bind 127.0.0.1
 	drio {
 		issuer %s
@@ -176,84 +177,75 @@ func (s *stack) startCaddy() {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
 	s.mu.Lock()
-	s.cmd, s.logs = cmd, logs
+	s.proc, s.logs = p, logs
 	s.mu.Unlock()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			t.Fatalf("caddy exited during startup: %v\n%s", err, logs.String())
+		case <-p.done:
+			t.Fatalf("caddy exited during startup:\n%s", logs.String())
 		default:
 		}
 		resp, err := http.Get(s.GW + "/.well-known/oauth-authorization-server")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				s.mu.Lock()
-				s.cmd = cmd
-				s.mu.Unlock()
-				go func() { // keep the exit status for stopCaddy
-					err := <-exited
-					s.mu.Lock()
-					defer s.mu.Unlock()
-					if s.cmd == cmd {
-						s.cmd = nil
-					}
-					_ = err
-				}()
 				return
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	s.kill()
 	t.Fatalf("caddy did not serve within 30s\n%s", logs.String())
 }
 
-// kill SIGKILLs the gateway process (a crash, not a shutdown).
-func (s *stack) kill() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	waitGone(cmd.Process.Pid)
-	s.mu.Lock()
-	s.cmd = nil
-	s.mu.Unlock()
+// proc is a running gateway process; done is closed once it has exited and been reaped.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
-func (s *stack) stopCaddy() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { waitGone(cmd.Process.Pid); close(done) }()
+// signal sends sig to the process group and waits up to d for the exit; it reports whether
+// the process is gone.
+func (p *proc) signal(sig syscall.Signal, d time.Duration) bool {
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		waitGone(cmd.Process.Pid)
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
 	}
-	s.mu.Lock()
-	s.cmd = nil
-	s.mu.Unlock()
 }
 
-func waitGone(pid int) {
-	for i := 0; i < 200; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
+// takeProc returns the running process, if any, and forgets it.
+func (s *stack) takeProc() *proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	s.proc = nil
+	return p
+}
+
+// kill SIGKILLs the gateway process (a crash, not a shutdown) and waits until it is gone.
+func (s *stack) kill() {
+	if p := s.takeProc(); p != nil && !p.signal(syscall.SIGKILL, 10*time.Second) {
+		s.t.Errorf("caddy (pid %d) survived SIGKILL for 10s", p.cmd.Process.Pid)
+	}
+}
+
+// stopCaddy asks the gateway to shut down and kills it if it has not exited within 10 s, so
+// a test never leaves a process behind.
+func (s *stack) stopCaddy() {
+	p := s.takeProc()
+	if p == nil || p.signal(syscall.SIGTERM, 10*time.Second) {
+		return
+	}
+	s.t.Logf("caddy (pid %d) did not stop within 10s of SIGTERM; killing it", p.cmd.Process.Pid)
+	if !p.signal(syscall.SIGKILL, 10*time.Second) {
+		s.t.Errorf("caddy (pid %d) survived SIGKILL for 10s", p.cmd.Process.Pid)
 	}
 }
 
