@@ -121,7 +121,6 @@ func retrySeconds(d time.Duration) int {
 const (
 	resBadRequest   = "bad_request"
 	resUnauthorized = "unauthorized"
-	resForbidden    = "forbidden"
 	resInternal     = "internal_error"
 	resUnavailable  = "service_unavailable"
 )
