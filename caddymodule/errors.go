@@ -117,12 +117,12 @@ func retrySeconds(d time.Duration) int {
 	return s
 }
 
-// Resource envelope codes (drio v1, reference/drio-v1.md §3b).
+// Resource envelope codes (drio v1, reference/drio-v1.md §3b). drio v1 has no code for
+// "try again later": a 503 carries internal_error with Retry-After.
 const (
 	resBadRequest   = "bad_request"
 	resUnauthorized = "unauthorized"
 	resInternal     = "internal_error"
-	resUnavailable  = "service_unavailable"
 )
 
 // resourceError is the drio v1 resource envelope body.

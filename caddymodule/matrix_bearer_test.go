@@ -240,7 +240,7 @@ func TestMatrixBearerColdStart(t *testing.T) {
 	n := g.Resource.Requests()
 	for i := 0; i < 3; i++ {
 		resp := g.me(t, tok)
-		wantResourceError(t, g, "B19 cold", resp, http.StatusServiceUnavailable, resUnavailable, n)
+		wantResourceError(t, g, "B19 cold", resp, http.StatusServiceUnavailable, resInternal, n)
 		if resp.Header.Get("Retry-After") == "" {
 			t.Errorf("B19: 503 without Retry-After")
 		}

@@ -138,7 +138,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		refusedUnavailable.Inc()
 		w.Header().Set("Retry-After", "2")
-		writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "The gateway is starting; retry shortly")
+		writeResourceError(w, r, http.StatusServiceUnavailable, resInternal, "The gateway is starting; retry shortly")
 		return nil
 	}
 	claims, err := st.verifier.Verify(r.Context(), token)
@@ -147,7 +147,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			refusedUnavailable.Inc()
 			p.logger.Warn("no WorkOS signing keys available; refusing bearer tokens", zap.String("request_id", reqID))
 			w.Header().Set("Retry-After", "5")
-			writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "Token verification is temporarily unavailable; retry shortly")
+			writeResourceError(w, r, http.StatusServiceUnavailable, resInternal, "Token verification is temporarily unavailable; retry shortly")
 			return nil
 		}
 		refusedInvalid.Inc()
@@ -161,7 +161,7 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			refusedUnavailable.Inc()
 			p.logger.Error("session registry unavailable", zap.Error(err), zap.String("request_id", reqID))
 			w.Header().Set("Retry-After", "2")
-			writeResourceError(w, r, http.StatusServiceUnavailable, resUnavailable, "Session check is temporarily unavailable; retry shortly")
+			writeResourceError(w, r, http.StatusServiceUnavailable, resInternal, "Session check is temporarily unavailable; retry shortly")
 			return nil
 		}
 		if sess == nil || sess.UserID != claims.Subject {
