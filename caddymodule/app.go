@@ -101,7 +101,8 @@ type App struct {
 	RefreshGrace caddy.Duration `json:"refresh_grace,omitempty"`
 
 	// RateLimit bounds requests per client IP to register, authorize, token and refresh.
-	// Default: 5 requests per second per endpoint, burst 50.
+	// With Redis storage the count is shared by every instance. Default: 5 requests per
+	// second per endpoint, burst 50.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
 
 	issuerURL   *url.URL
@@ -288,7 +289,11 @@ func (a *App) Start() error {
 		releaseBackend(a.storeKey, a.logger)
 		return err
 	}
-	a.run.state.Store(&runtimeState{backend: b, verifier: v})
+	var lim limiter = a.limiter
+	if a.Storage.Backend == "redis" && !a.RateLimit.Disabled {
+		lim = newStoreRateLimiter(b.store, a.RateLimit, a.logger.Named("ratelimit"))
+	}
+	a.run.state.Store(&runtimeState{backend: b, verifier: v, limiter: lim})
 	a.run.started.Store(true)
 	close(a.run.ready)
 	return nil
@@ -308,6 +313,8 @@ func (a *App) Stop() error {
 type runtimeState struct {
 	backend  *backend
 	verifier verifierHandle
+	// limiter is the in-memory one, or one in the shared store when instances share Redis.
+	limiter limiter
 }
 
 // runtime returns the started state, waiting (bounded by ctx) for Start if a request arrives

@@ -22,11 +22,11 @@ func (h *OAuth) serveAuthorize(w http.ResponseWriter, r *http.Request) error {
 	if !requireMethod(w, r, http.MethodGet, http.MethodPost) {
 		return nil
 	}
-	if h.limited(w, r, "authorize") {
-		return nil
-	}
 	st, ok := h.runtime(w, r)
 	if !ok {
+		return nil
+	}
+	if h.limited(w, r, st, "authorize") {
 		return nil
 	}
 	if r.Method == http.MethodPost {

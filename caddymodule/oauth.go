@@ -115,8 +115,8 @@ func (h *OAuth) runtime(w http.ResponseWriter, r *http.Request) (*runtimeState, 
 }
 
 // limited writes 429 and reports true when r's IP is over the rate limit for endpoint.
-func (h *OAuth) limited(w http.ResponseWriter, r *http.Request, endpoint string) bool {
-	ok, retry := h.app.limiter.allow(r, endpoint)
+func (h *OAuth) limited(w http.ResponseWriter, r *http.Request, st *runtimeState, endpoint string) bool {
+	ok, retry := st.limiter.allow(r, endpoint)
 	if ok {
 		return false
 	}

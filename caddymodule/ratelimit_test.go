@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/drio-gateway/gateway/caddymodule/store"
 )
 
 // limiterClock is a settable clock for the limiter.
@@ -154,5 +158,46 @@ func TestRateLimiterBounded(t *testing.T) {
 				t.Errorf("limiter table reached %d entries, want at most %d", most, maxLimiterEntries)
 			}
 		})
+	}
+}
+
+// TestStoreRateLimiter checks the limiter instances share through the store: a burst per
+// window per client IP and endpoint, then refusals with the time to the next window, and a
+// fresh window after it; two limiters on one store share the count.
+func TestStoreRateLimiter(t *testing.T) {
+	s, err := store.OpenBadger(t.TempDir(), store.BadgerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cfg := &RateLimitConfig{PerSecond: 1, Burst: 3} // 3 per 3 s window
+	now := time.Unix(1_800_000_000, 0)
+	a := newStoreRateLimiter(s, cfg, zap.NewNop())
+	b := newStoreRateLimiter(s, cfg, zap.NewNop()) // a second gateway instance
+	a.now = func() time.Time { return now }
+	b.now = a.now
+	req := func(ip string) *http.Request {
+		r := httptest.NewRequest("POST", "/api/v1/auth/register", nil)
+		r.RemoteAddr = ip
+		return r
+	}
+	for i, l := range []*storeRateLimiter{a, b, a} {
+		if ok, _ := l.allow(req("10.0.0.1"), "register"); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, retry := b.allow(req("10.0.0.1"), "register")
+	if ok || retry <= 0 || retry > 3*time.Second {
+		t.Fatalf("4th request in the window: allow = %v, retry %v; want refused with 0 < retry <= 3s", ok, retry)
+	}
+	if ok, _ := a.allow(req("10.0.0.2"), "register"); !ok {
+		t.Error("another client IP was refused")
+	}
+	if ok, _ := a.allow(req("10.0.0.1"), "token"); !ok {
+		t.Error("another endpoint was refused")
+	}
+	now = now.Add(3 * time.Second)
+	if ok, _ := b.allow(req("10.0.0.1"), "register"); !ok {
+		t.Error("refused in the next window")
 	}
 }

@@ -38,11 +38,11 @@ func (h *OAuth) serveRegister(w http.ResponseWriter, r *http.Request) error {
 	if !requireMethod(w, r, http.MethodPost) {
 		return nil
 	}
-	if h.limited(w, r, "register") {
-		return nil
-	}
 	st, ok := h.runtime(w, r)
 	if !ok {
+		return nil
+	}
+	if h.limited(w, r, st, "register") {
 		return nil
 	}
 	rec, oerr := h.parseRegistration(w, r)

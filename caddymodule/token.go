@@ -52,11 +52,11 @@ func (h *OAuth) serveTokenRoute(w http.ResponseWriter, r *http.Request, refreshR
 	if refreshRoute {
 		endpoint = "refresh"
 	}
-	if h.limited(w, r, endpoint) {
-		return nil
-	}
 	st, ok := h.runtime(w, r)
 	if !ok {
+		return nil
+	}
+	if h.limited(w, r, st, endpoint) {
 		return nil
 	}
 	form, oerr := parseForm(w, r)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +94,32 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	}
 	a.checkLogs()
 	b.checkLogs()
+}
+
+// TestTwoInstancesShareTheRateLimit is design §6: with Redis storage the rate limit counts
+// requests at every instance, so two instances allow one limit, not two.
+func TestTwoInstancesShareTheRateLimit(t *testing.T) {
+	redisURL := startRedis(t)
+	storage := fmt.Sprintf("storage redis %s {\n\t\t\tprefix rl:\n\t\t}", redisURL)
+	a := startStack(t, stackOptions{Storage: storage, DrioExtra: "rate_limit 0.1 3"}) // 3 per 30 s
+	b := startStack(t, stackOptions{Storage: storage, DrioExtra: "rate_limit 0.1 3", Peer: a})
+	register := func(s *stack) *http.Response {
+		resp, err := http.Post(s.GW+"/api/v1/auth/register", "application/json",
+			strings.NewReader(`{"redirect_uris":["http://127.0.0.1:5000/cb"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i, s := range []*stack{a, b, a} {
+		if resp := register(s); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("registration %d of the burst: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := register(b)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("4th registration across both instances: %d (Retry-After %q), want 429 with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 }
