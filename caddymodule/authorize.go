@@ -369,7 +369,3 @@ func (h *OAuth) redirectToClient(w http.ResponseWriter, r *http.Request, redirec
 	w.Header().Set("Location", u.String())
 	w.WriteHeader(status)
 }
-
-func equalConstantTime(a, b string) bool {
-	return len(a) == len(b) && subtleCompare(a, b)
-}

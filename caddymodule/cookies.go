@@ -66,7 +66,7 @@ func (a *App) bindingMatches(r *http.Request, want string) bool {
 	if err != nil || c.Value == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(hashString(c.Value)), []byte(want)) == 1
+	return equalConstantTime(hashString(c.Value), want)
 }
 
 func hashString(s string) string {
@@ -99,7 +99,7 @@ func (a *App) rememberedConsent(r *http.Request, secret []byte) []string {
 	if len(parts) != 3 {
 		return nil
 	}
-	if subtle.ConstantTimeCompare([]byte(mac(secret, "consent", parts[0], parts[1])), []byte(parts[2])) != 1 {
+	if !equalConstantTime(mac(secret, "consent", parts[0], parts[1]), parts[2]) {
 		return nil
 	}
 	exp, err := strconv.ParseInt(parts[0], 10, 64)
@@ -123,4 +123,7 @@ func (a *App) rememberConsent(w http.ResponseWriter, r *http.Request, secret []b
 	a.setCookie(w, consentCookie, exp+"."+list+"."+mac(secret, "consent", exp, list), consentMaxAge)
 }
 
-func subtleCompare(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+// equalConstantTime compares two secrets without leaking where they differ.
+func equalConstantTime(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

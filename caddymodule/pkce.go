@@ -4,7 +4,6 @@ package caddymodule
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 )
 
@@ -43,7 +42,7 @@ func verifyPKCE(verifier, challenge string) bool {
 	}
 	sum := sha256.Sum256([]byte(verifier))
 	want := base64.RawURLEncoding.EncodeToString(sum[:])
-	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
+	return equalConstantTime(want, challenge)
 }
 
 // s256Challenge derives the S256 challenge of verifier.

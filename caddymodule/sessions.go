@@ -58,13 +58,13 @@ func (r *sessionRegistry) live(ctx context.Context, sid string) (*sessionRecord,
 	}
 	r.mu.Lock()
 	if len(r.cache) >= maxSessionCache {
-		for k, v := range r.cache { // drop expired entries, then arbitrary ones
-			if len(r.cache) < maxSessionCache/2 {
-				break
-			}
-			if now.After(v.until) || len(r.cache) >= maxSessionCache {
+		for k, v := range r.cache {
+			if now.After(v.until) {
 				delete(r.cache, k)
 			}
+		}
+		if len(r.cache) >= maxSessionCache { // all fresh: start over (only costs store reads)
+			r.cache = make(map[string]sessionCacheEntry)
 		}
 	}
 	r.cache[sid] = sessionCacheEntry{rec: live, until: now.Add(r.ttl)}

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -232,10 +231,5 @@ func TestConcurrentFlows(t *testing.T) {
 		if rec.Err != nil {
 			t.Errorf("flow %d: %v", i, rec.Err)
 		}
-	}
-	var buf bytes.Buffer
-	if n := countErrs(recs); n > 0 {
-		fmt.Fprintf(&buf, "%d of 100 flows failed", n)
-		t.Error(buf.String())
 	}
 }
