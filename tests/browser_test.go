@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -126,38 +125,7 @@ func TestBrowserChromiumFlow(t *testing.T) {
 
 	// Dynamic registration with a client name that is HTML.
 	const clientName = `<b>Test & Co</b>`
-	body, _ := json.Marshal(map[string]any{
-		"client_name":                clientName,
-		"redirect_uris":              []string{redirect},
-		"grant_types":                []string{"authorization_code", "refresh_token"},
-		"response_types":             []string{"code"},
-		"token_endpoint_auth_method": "none",
-	})
-	resp, err := http.Post(s.GW+"/api/v1/auth/register", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := readAll(t, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("register: %d %s", resp.StatusCode, raw)
-	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	if err := json.Unmarshal([]byte(raw), &reg); err != nil || reg.ClientID == "" {
-		t.Fatalf("register: %s", raw)
-	}
-	cfg := &oauth2.Config{
-		ClientID:    reg.ClientID,
-		RedirectURL: redirect,
-		Scopes:      []string{"openid", "profile", "email"},
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   s.GW + "/api/v1/auth/authorize",
-			TokenURL:  s.GW + "/api/v1/auth/token",
-			AuthStyle: oauth2.AuthStyleInParams,
-		},
-	}
+	cfg := s.registerWithRedirect(t, clientName, redirect).Config
 	verifier := oauth2.GenerateVerifier()
 	state := "st-" + oauth2.GenerateVerifier()[:12]
 	resource := oauth2.SetAuthURLParam("resource", s.GW+"/api/v1")

@@ -24,7 +24,12 @@ type registered struct {
 
 func (s *stack) register(t *testing.T, name string) *registered {
 	t.Helper()
-	redirect := "http://127.0.0.1:51004/callback"
+	return s.registerWithRedirect(t, name, "http://127.0.0.1:51004/callback")
+}
+
+// registerWithRedirect registers a public client with one redirect URI.
+func (s *stack) registerWithRedirect(t *testing.T, name, redirect string) *registered {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"client_name":    name,
 		"redirect_uris":  []string{redirect},
