@@ -30,7 +30,7 @@ func requireChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err == nil {
 		return
 	}
-	msg := chromiumPath + " is missing: `apt-get install -y chromium` to run the real-browser test"
+	msg := chromiumPath + " is missing, so the real-browser test cannot run; enable it: `sudo apt-get install -y chromium` (or `make test-deps`)"
 	if os.Getenv("DRIO_REQUIRE_BROWSER") == "1" {
 		t.Fatal(msg + " (DRIO_REQUIRE_BROWSER=1)")
 	}
@@ -125,7 +125,7 @@ func TestBrowserChromiumFlow(t *testing.T) {
 
 	// Dynamic registration with a client name that is HTML.
 	const clientName = `<b>Test & Co</b>`
-	cfg := s.registerWithRedirect(t, clientName, redirect).Config
+	cfg := s.kit.Register(t, clientName, redirect).Config
 	verifier := oauth2.GenerateVerifier()
 	state := "st-" + oauth2.GenerateVerifier()[:12]
 	resource := oauth2.SetAuthURLParam("resource", s.GW+"/api/v1")

@@ -22,18 +22,18 @@ const jsDir = "js"
 
 func requireJSClients(t *testing.T) {
 	t.Helper()
-	missing := ""
+	missing, enable := "", "`make test-deps` (it runs npm ci --prefix tests/js --ignore-scripts)"
 	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not on the PATH"
+		missing, enable = "node is not on the PATH", "`sudo apt-get install -y nodejs npm && make test-deps`"
 	} else if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
-		missing = "tests/js/node_modules is missing"
+		missing = "tests/js/node_modules is missing @modelcontextprotocol/sdk"
 	} else if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "openid-client", "package.json")); err != nil {
 		missing = "tests/js/node_modules is missing openid-client"
 	}
 	if missing == "" {
 		return
 	}
-	msg := missing + ": run `npm ci --prefix tests/js --ignore-scripts` to test with the real JS clients"
+	msg := missing + ", so the real JS client tests (MCP TypeScript SDK, openid-client) cannot run; enable them: " + enable
 	if os.Getenv("DRIO_REQUIRE_CLIENTS") == "1" {
 		t.Fatal(msg + " (DRIO_REQUIRE_CLIENTS=1)")
 	}

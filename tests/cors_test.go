@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
 // What browser-based and native clients rely on beyond the happy path: CORS where a page
@@ -163,18 +165,15 @@ func TestCORSPublicClientSecretsAndResource(t *testing.T) {
 			if resp.StatusCode != http.StatusCreated || str(reg, "token_endpoint_auth_method") != "none" || str(reg, "client_secret") != "" {
 				t.Fatalf("register with %s: %d %s (want 201, registered as none, no secret)", method, resp.StatusCode, raw)
 			}
-			c := &registered{ClientID: str(reg, "client_id"), RedirectURI: redirect, Config: &oauth2.Config{
-				ClientID: str(reg, "client_id"), RedirectURL: redirect, Scopes: []string{"openid", "profile", "email"},
-				Endpoint: oauth2.Endpoint{AuthURL: s.GW + "/api/v1/auth/authorize", TokenURL: s.GW + "/api/v1/auth/token", AuthStyle: oauth2.AuthStyleInParams},
-			}}
+			c := &testkit.Registration{ClientID: str(reg, "client_id"), RedirectURI: redirect, Config: s.kit.OAuth2Config(str(reg, "client_id"), redirect)}
 			api := s.GW + "/api/v1"
-			verifier := oauth2.GenerateVerifier()
-			res := s.authorize(t, newBrowser(t), c, c.Config.AuthCodeURL("st-"+method, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", api)), "ada@example.com")
-			if res.Redirect.Query().Get("iss") != s.GW {
-				t.Errorf("authorization response iss = %q, want %q", res.Redirect.Query().Get("iss"), s.GW)
+			flow := s.kit.StartFlow(t, c, "ada@example.com", oauth2.SetAuthURLParam("resource", api))
+			res := flow.Redirect(t)
+			if res.Query().Get("iss") != s.GW {
+				t.Errorf("authorization response iss = %q, want %q", res.Query().Get("iss"), s.GW)
 			}
 			form := func(extra ...string) url.Values {
-				f := url.Values{"grant_type": {"authorization_code"}, "code": {res.Code}, "code_verifier": {verifier},
+				f := url.Values{"grant_type": {"authorization_code"}, "code": {res.Query().Get("code")}, "code_verifier": {flow.Verifier},
 					"client_id": {c.ClientID}, "redirect_uri": {redirect}, "resource": {api}}
 				for i := 0; i+1 < len(extra); i += 2 {
 					f.Set(extra[i], extra[i+1])
@@ -223,9 +222,9 @@ func TestCORSPublicClientSecretsAndResource(t *testing.T) {
 	// RFC 8707 at authorize: an unknown resource goes back to the client as invalid_target, with state and iss.
 	c := s.register(t, "resource mismatch")
 	u := c.Config.AuthCodeURL("st-target", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("resource", "https://evil.example/"))
-	resp, body := newBrowser(t).get(u)
+	resp := testkit.NewBrowser().Get(t, u)
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("authorize with a foreign resource: status %d, body %s", resp.StatusCode, body)
+		t.Fatalf("authorize with a foreign resource: status %d, body %s", resp.StatusCode, resp.Body)
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || !strings.HasPrefix(loc.String(), c.RedirectURI+"?") {

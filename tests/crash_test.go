@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
 // flowRecord is what one flow got acknowledged by the gateway before anything went wrong.
@@ -66,10 +67,9 @@ func (s *stack) tryFlow(ctx context.Context, email string, rec *flowRecord) {
 		fail("authorize", errOr(err, resp, body))
 		return
 	}
-	form := url.Values{"decision": {"approve"}}
-	for _, m := range hiddenField.FindAllStringSubmatch(body, -1) {
-		form.Set(m[1], html.UnescapeString(m[2]))
-	}
+	form := testkit.ConsentFields(body)
+	form.Set("decision", "approve")
+	s.noteSecret(form.Get("txn"))
 	req, _ = http.NewRequest("POST", s.GW+"/api/v1/auth/authorize", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", s.GW)
@@ -92,6 +92,7 @@ func (s *stack) tryFlow(ctx context.Context, email string, rec *flowRecord) {
 	}
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	rec.Code = loc.Query().Get("code")
+	s.noteSecret(rec.Code)
 	tokenForm := url.Values{"grant_type": {"authorization_code"}, "code": {rec.Code}, "code_verifier": {rec.Verifier}, "client_id": {rec.ClientID}, "redirect_uri": {redirect}}
 	req, _ = http.NewRequest("POST", s.GW+"/api/v1/auth/token", strings.NewReader(tokenForm.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -107,6 +108,8 @@ func (s *stack) tryFlow(ctx context.Context, email string, rec *flowRecord) {
 	}
 	_ = json.Unmarshal([]byte(body), &tok)
 	rec.Access, rec.Refresh = tok.Access, tok.Refresh
+	s.noteSecret(rec.Access)
+	s.noteSecret(rec.Refresh)
 	req, _ = http.NewRequest("GET", s.GW+"/api/v1/me", nil)
 	req.Header.Set("Authorization", "Bearer "+rec.Access)
 	resp, body, err = do(req)
@@ -166,10 +169,10 @@ func TestCrashDuringConcurrentFlows(t *testing.T) {
 		for _, rec := range recs {
 			if rec.ClientID != "" { // 201 received: the client must exist
 				clients++
-				resp, body := newBrowser(t).get(s.GW + "/api/v1/auth/authorize?response_type=code&client_id=" + rec.ClientID +
-					"&code_challenge=" + oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()) + "&code_challenge_method=S256")
+				resp := testkit.NewBrowser().Get(t, s.GW+"/api/v1/auth/authorize?response_type=code&client_id="+rec.ClientID+
+					"&code_challenge="+oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())+"&code_challenge_method=S256")
 				if resp.StatusCode != http.StatusOK {
-					t.Errorf("round %d: client %s registered before the crash is unknown after it: %d %s", round, rec.ClientID, resp.StatusCode, body[:min(len(body), 120)])
+					t.Errorf("round %d: client %s registered before the crash is unknown after it: %d %s", round, rec.ClientID, resp.StatusCode, resp.Body[:min(len(resp.Body), 120)])
 				}
 			}
 			if rec.Code == "" {
@@ -199,7 +202,7 @@ func TestCrashDuringConcurrentFlows(t *testing.T) {
 			if rec.Access == "" {
 				continue
 			}
-			// The replay above revoked these sessions (design §5.5); before it they were live,
+			// The replay above revoked these sessions (a replayed code revokes its grant); before it they were live,
 			// which the replay's success path proves: a revocation needs the session record.
 			if resp, _ := s.call(t, http.MethodGet, "/api/v1/me", rec.Access, nil); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("round %d: session of a replayed code still accepted: %d", round, resp.StatusCode)

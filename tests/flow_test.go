@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -258,20 +259,20 @@ func Test401Envelopes(t *testing.T) {
 func TestAuthorizeRejectsLocally(t *testing.T) {
 	s := startStack(t, stackOptions{})
 	c := s.register(t, "local errors")
-	b := newBrowser(t)
+	b := testkit.NewBrowser()
 	for name, u := range map[string]string{
 		"A1 unknown client":       s.GW + "/api/v1/auth/authorize?response_type=code&client_id=drio_unknown&redirect_uri=" + url.QueryEscape(c.RedirectURI) + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
 		"A2 foreign redirect_uri": c.Config.AuthCodeURL("x", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("redirect_uri", "https://evil.test/cb")),
 	} {
-		resp, body := b.get(u)
+		resp := b.Get(t, u)
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 			t.Errorf("%s: status %d, Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
 		}
-		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || !strings.Contains(body, "<html") {
+		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || !strings.Contains(resp.Body, "<html") {
 			t.Errorf("%s: not a local error page", name)
 		}
 	}
-	resp, _ := b.get(c.Config.AuthCodeURL("my-state"))
+	resp := b.Get(t, c.Config.AuthCodeURL("my-state"))
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "invalid_request" ||
 		loc.Query().Get("state") != "my-state" || loc.Query().Get("iss") != s.GW {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // startRedis runs a private redis-server on a free loopback port for the test.
@@ -23,9 +21,9 @@ func startRedis(t *testing.T) string {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("DRIO_REQUIRE_REDIS") == "1" {
-			t.Fatal("redis-server is not installed (apt-get install redis-server)")
+			t.Fatal("DRIO_REQUIRE_REDIS=1 but redis-server is not installed: `sudo apt-get install -y redis-server` (or `make test-deps`)")
 		}
-		t.Skip("redis-server is not installed; apt-get install redis-server to run the multi-instance tests")
+		t.Skip("redis-server is not installed, so the Redis tests cannot run; enable them: `sudo apt-get install -y redis-server` (or `make test-deps`; macOS: brew install redis; or set DRIO_TEST_REDIS_URL=redis://host:port/db)")
 	}
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
@@ -45,7 +43,7 @@ func startRedis(t *testing.T) string {
 	return ""
 }
 
-// TestTwoInstancesShareRedis is design §6 and matrix S11: two gateway processes on one
+// TestTwoInstancesShareRedis is row S11 (SECURITY.md): two gateway processes on one
 // Redis. A client registered at one exists at the other, a code issued by one redeems at
 // the other exactly once, a replay at the first revokes the grant for both, and refresh
 // works across them.
@@ -56,18 +54,16 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	b := startStack(t, stackOptions{Storage: storage, Peer: a})
 
 	c := a.register(t, "two instances")
-	verifier := oauth2.GenerateVerifier()
-	res := a.authorize(t, newBrowser(t), c, c.Config.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "ada@example.com")
+	flow := a.kit.StartFlow(t, c, "ada@example.com")
 
 	// Redeem at B what A issued.
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {res.Code}, "code_verifier": {verifier},
-		"client_id": {c.ClientID}, "redirect_uri": {c.RedirectURI}}
+	form := flow.TokenForm(flow.Code(t))
 	resp, tok := b.postForm(t, "/api/v1/auth/token", form)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("code issued by A redeemed at B: %d %v", resp.StatusCode, tok)
 	}
 	access, refresh := str(tok, "access_token"), str(tok, "refresh_token")
-	a.noteSecret(access)
+	a.noteSecret(access) // a and b share their secrets, as one deployment
 	a.noteSecret(refresh)
 	if resp, body := a.call(t, http.MethodGet, "/api/v1/me", access, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("token from B used at A: %d %v", resp.StatusCode, body)
@@ -96,7 +92,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	b.checkLogs()
 }
 
-// TestTwoInstancesShareTheRateLimit is design §6: with Redis storage the rate limit counts
+// TestTwoInstancesShareTheRateLimit checks that with Redis storage the rate limit counts
 // requests at every instance, so two instances allow one limit, not two.
 func TestTwoInstancesShareTheRateLimit(t *testing.T) {
 	redisURL := startRedis(t)

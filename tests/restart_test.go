@@ -11,13 +11,13 @@ import (
 
 // TestRestartAfterKill completes a flow, SIGKILLs the gateway, starts it again on the same
 // data directory, and checks that the client, the session, the refresh token and the
-// redeemed-code record all survived (design §5.9).
+// redeemed-code record all survived: a killed process loses nothing it acknowledged.
 func TestRestartAfterKill(t *testing.T) {
 	s := startStack(t, stackOptions{})
 	c := s.register(t, "survivor")
-	verifier := oauth2.GenerateVerifier()
-	res := s.authorize(t, newBrowser(t), c, c.Config.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)), "grace@example.com")
-	tok, err := c.Config.Exchange(ctxT(t), res.Code, oauth2.VerifierOption(verifier))
+	flow := s.kit.StartFlow(t, c, "grace@example.com")
+	code := flow.Code(t)
+	tok, err := c.Config.Exchange(ctxT(t), code, oauth2.VerifierOption(flow.Verifier))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,21 +37,20 @@ func TestRestartAfterKill(t *testing.T) {
 	}
 	// The redeemed-code record: a replay is still refused.
 	resp, body := s.postForm(t, "/api/v1/auth/token", url.Values{
-		"grant_type": {"authorization_code"}, "code": {res.Code}, "code_verifier": {verifier},
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {flow.Verifier},
 		"client_id": {c.ClientID}, "redirect_uri": {c.RedirectURI},
 	})
 	if resp.StatusCode != http.StatusBadRequest || str(body, "error") != "invalid_grant" {
 		t.Fatalf("replayed code after restart: %d %v, want 400 invalid_grant", resp.StatusCode, body)
 	}
-	// That replay revoked the grant (design §5.5): the access token is refused at once.
+	// That replay revoked the grant: the access token is refused at once.
 	if resp, _ := s.call(t, http.MethodGet, "/api/v1/me", tok.AccessToken, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("access token still accepted after its code was replayed: %d", resp.StatusCode)
 	}
 
 	// The client: a new flow with the same client_id works, and so does its refresh.
-	verifier2 := oauth2.GenerateVerifier()
-	res2 := s.authorize(t, newBrowser(t), c, c.Config.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier2)), "grace@example.com")
-	tok2, err := c.Config.Exchange(ctxT(t), res2.Code, oauth2.VerifierOption(verifier2))
+	flow2 := s.kit.StartFlow(t, c, "grace@example.com")
+	tok2, err := c.Config.Exchange(ctxT(t), flow2.Code(t), oauth2.VerifierOption(flow2.Verifier))
 	if err != nil {
 		t.Fatalf("new flow for the registered client after restart: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/resource"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
@@ -80,10 +81,14 @@ type stack struct {
 	workosTS *httptest.Server
 	resTS    *httptest.Server
 
-	mu      sync.Mutex
-	proc    *proc
-	logs    *syncBuffer
-	secrets []string // values that must never appear in a log line
+	// secrets holds what must never appear in a log line; peers share it.
+	secrets *testkit.Secrets
+	// kit drives flows and API calls against GW, noting what it sees in secrets.
+	kit *testkit.Client
+
+	mu   sync.Mutex
+	proc *proc
+	logs *syncBuffer
 }
 
 func startStack(t *testing.T, opts stackOptions) *stack {
@@ -96,6 +101,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	// Registered after the temp dirs, so it runs before their removal (cleanups are LIFO).
 	if p := opts.Peer; p != nil {
 		s.WorkOS, s.workosTS, s.Resource, s.resTS = p.WorkOS, p.workosTS, p.Resource, p.resTS
+		s.secrets = p.secrets
 		t.Cleanup(s.stopCaddy)
 	} else {
 		wm, err := workosmock.New(workosmock.Config{ClientID: testClientID, APIKey: testAPIKey})
@@ -107,6 +113,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		wm.SetBaseURL(s.workosTS.URL)
 		s.Resource = resource.New()
 		s.resTS = httptest.NewServer(s.Resource)
+		s.secrets = testkit.NewSecrets(testAPIKey)
 		t.Cleanup(func() {
 			s.stopCaddy()
 			wm.Close()
@@ -117,6 +124,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	s.gwAddr = freeAddr(t)
 	s.admin = freeAddr(t)
 	s.GW = "http://" + s.gwAddr
+	s.kit = &testkit.Client{Base: s.GW, WorkOS: s.workosTS.URL, Secrets: s.secrets}
 	s.startCaddy()
 	return s
 }
@@ -260,28 +268,13 @@ func (s *stack) Logs() string {
 }
 
 // noteSecret remembers a value that must never be logged; checkLogs fails if one was.
-func (s *stack) noteSecret(v string) {
-	if len(v) >= 16 {
-		s.mu.Lock()
-		s.secrets = append(s.secrets, v)
-		s.mu.Unlock()
-	}
-}
+func (s *stack) noteSecret(v string) { s.secrets.Note(v) }
 
+// checkLogs fails the test if the gateway's logs so far hold a noted secret, the WorkOS API
+// key, a bearer token or a panic.
 func (s *stack) checkLogs() {
 	s.t.Helper()
-	logs := s.Logs()
-	s.mu.Lock()
-	secrets := append([]string(nil), s.secrets...)
-	s.mu.Unlock()
-	for _, sec := range secrets {
-		if strings.Contains(logs, sec) {
-			s.t.Errorf("a secret (token, code or state starting %q) appears in the gateway's logs", sec[:6])
-		}
-	}
-	if strings.Contains(logs, "panic") {
-		s.t.Errorf("the gateway logged a panic:\n%s", logs)
-	}
+	s.secrets.CheckLog(s.t, "gateway logs", s.Logs())
 }
 
 func freeAddr(t *testing.T) string {
