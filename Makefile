@@ -6,7 +6,7 @@ GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 GW_URL     ?= http://localhost:8080
 MOCK_FLAGS ?= -resource-addr 127.0.0.1:9000 -workos-addr 127.0.0.1:9001
 
-.PHONY: build run test test-short bench fuzz lint fmt clean
+.PHONY: build run test test-deps test-short bench fuzz lint fmt clean
 
 ## build: ./caddy with the plugin (xcaddy, pinned Caddy) and bin/upstream-mock
 build: caddy bin/upstream-mock
@@ -33,9 +33,19 @@ run: build
 	echo; \
 	./caddy run --config Caddyfile --adapter caddyfile
 
-## test: formatting and vet, then unit, integration and end-to-end tests (race detector on)
-test: lint
-	$(GO) test $(GOTEST_FLAGS) ./...
+## test: what the tests need (test-deps), formatting and vet, then unit, integration and
+## end-to-end tests (race detector on), through gotestsum: one line per package, the output of
+## any failure, and at the end every skipped test with the reason and the command that enables
+## it. Events of the whole run are kept in bin/test.json.
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
+test: test-deps lint
+	@mkdir -p bin
+	$(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg --jsonfile bin/test.json -- $(GOTEST_FLAGS) ./...
+
+## test-deps: install redis-server, chromium, node/npm, curl, openssl (apt-get, if root or
+## passwordless sudo; else say how) and the JS clients in tests/js (npm ci)
+test-deps:
+	@bash scripts/test-deps.sh
 
 test-short:
 	$(GO) test -short -count=1 ./...

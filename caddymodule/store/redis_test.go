@@ -29,9 +29,9 @@ func redisURL(t *testing.T) string {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("DRIO_REQUIRE_REDIS") == "1" {
-			t.Fatalf("DRIO_REQUIRE_REDIS=1 but redis-server is not on PATH: %v", err)
+			t.Fatalf("DRIO_REQUIRE_REDIS=1 but redis-server is not installed (%v): `sudo apt-get install -y redis-server` (or `make test-deps`)", err)
 		}
-		t.Skip("redis-server not on PATH: install it (apt-get install redis-server, brew install redis) or set DRIO_TEST_REDIS_URL=redis://host:port/db")
+		t.Skip("redis-server is not installed, so the Redis tests cannot run; enable them: `sudo apt-get install -y redis-server` (or `make test-deps`; macOS: brew install redis; or set DRIO_TEST_REDIS_URL=redis://host:port/db)")
 	}
 	var lastErr error
 	for range 3 { // the free port can be taken between Close and the server's bind
