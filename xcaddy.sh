@@ -20,7 +20,7 @@ fi
 
 # The module proxy answers 403 (not 404) for a module path that is not published, and `go get`
 # stops at a 403; ending the proxy list with "|off" lets that lookup fall through to the local
-# replacement while real modules still download (design §7).
+# replacement while real modules still download.
 first_proxy="$(go env GOPROXY | cut -d, -f1 | cut -d'|' -f1)"
 case "$first_proxy" in
 	direct|off|"") proxy="$(go env GOPROXY)" ;;

@@ -9,16 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
 )
 
 func init() {
@@ -32,7 +34,6 @@ const (
 	defaultWorkOSTimeout  = 10 * time.Second
 	defaultPendingTTL     = 10 * time.Minute
 	defaultCodeTTL        = 60 * time.Second
-	defaultCodeTombstone  = time.Hour
 	defaultSessionTTL     = 30 * 24 * time.Hour
 	defaultRefreshGrace   = 30 * time.Second
 	defaultSessionCache   = 2 * time.Second
@@ -109,58 +110,17 @@ type App struct {
 	logger      *zap.Logger
 	storeKey    string
 	verifierKey string
-	workos      *workosBridge
-	limiter     *rateLimiter
+	bridge      *workos.Bridge
+	limiter     *oauth.MemoryLimiter
 	run         *appRun
 }
 
 // appRun is the App's mutable runtime part, behind a pointer so App stays copyable.
 type appRun struct {
-	state   atomic.Pointer[runtimeState]
+	state   atomic.Pointer[oauth.Runtime]
+	backend *backend // what state was built from; tests reach the raw store through it
 	ready   chan struct{}
 	started atomic.Bool
-	// refreshFlight joins concurrent refreshes of one token in this process.
-	refreshFlight singleflight.Group
-}
-
-// WorkOSConfig is the WorkOS User Management client configuration.
-type WorkOSConfig struct {
-	// ClientID is the WorkOS client id (client_…). Required.
-	ClientID string `json:"client_id,omitempty"`
-	// APIKey is the WorkOS API key (sk_…). Prefer the placeholder {env.WORKOS_API_KEY} so the
-	// key is not part of the stored config. Required.
-	APIKey string `json:"api_key,omitempty"`
-	// Endpoint is the WorkOS API base URL, no trailing slash. Default: https://api.workos.com.
-	Endpoint string `json:"endpoint,omitempty"`
-	// Timeout bounds each call to WorkOS (code exchange, refresh, JWKS, session revoke).
-	// Default: 10s.
-	Timeout caddy.Duration `json:"timeout,omitempty"`
-}
-
-// StorageConfig selects the state backend.
-type StorageConfig struct {
-	// Backend is "badger" (embedded, one instance) or "redis" (several instances).
-	// Default: badger.
-	Backend string `json:"backend,omitempty"`
-	// Dir is the Badger data directory. Default: <caddy data dir>/drio.
-	Dir string `json:"dir,omitempty"`
-	// SyncWrites makes Badger fsync every commit, so a power loss loses nothing; without it a
-	// killed process still loses nothing. Default: false.
-	SyncWrites bool `json:"sync_writes,omitempty"`
-	// URL is the Redis URL (redis://[:password@]host:port/db). Required for redis.
-	URL string `json:"url,omitempty"`
-	// Prefix is prepended to every Redis key. Default: drio:.
-	Prefix string `json:"prefix,omitempty"`
-}
-
-// RateLimitConfig is a token bucket per client IP and endpoint.
-type RateLimitConfig struct {
-	// Disabled turns rate limiting off.
-	Disabled bool `json:"disabled,omitempty"`
-	// PerSecond is the sustained rate. Default: 5.
-	PerSecond float64 `json:"per_second,omitempty"`
-	// Burst is the bucket size. Default: 50.
-	Burst int `json:"burst,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -177,7 +137,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.run = &appRun{ready: make(chan struct{})}
-	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+	if err := metrics.Register(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("drio: registering metrics: %v", err)
 	}
 	repl := caddy.NewReplacer()
@@ -196,23 +156,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.APIBase = "/" + strings.Trim(a.APIBase, "/")
 
-	if a.WorkOS == nil || repl.ReplaceKnown(a.WorkOS.ClientID, "") == "" {
-		return errors.New("drio: workos client_id is required: add `workos { client_id client_… }` (or set WORKOS_CLIENT_ID)")
-	}
-	a.WorkOS.ClientID = repl.ReplaceKnown(a.WorkOS.ClientID, "")
-	a.WorkOS.APIKey = repl.ReplaceKnown(a.WorkOS.APIKey, "")
-	if a.WorkOS.APIKey == "" {
-		return errors.New("drio: workos api_key is empty: add `api_key {env.WORKOS_API_KEY}` and set WORKOS_API_KEY")
-	}
-	a.WorkOS.Endpoint = strings.TrimRight(repl.ReplaceKnown(a.WorkOS.Endpoint, ""), "/")
-	if a.WorkOS.Endpoint == "" {
-		a.WorkOS.Endpoint = defaultWorkOSEndpoint
-	}
-	if eu, err := url.Parse(a.WorkOS.Endpoint); err != nil || (eu.Scheme != "https" && eu.Scheme != "http") || eu.Host == "" {
-		return fmt.Errorf("drio: workos endpoint %q must be an absolute http(s) URL", a.WorkOS.Endpoint)
-	}
-	if a.WorkOS.Timeout <= 0 {
-		a.WorkOS.Timeout = caddy.Duration(defaultWorkOSTimeout)
+	if err := a.provisionWorkOS(repl); err != nil {
+		return err
 	}
 	if len(a.TokenIssuers) == 0 {
 		a.TokenIssuers = []string{
@@ -245,9 +190,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.RateLimit.Burst <= 0 {
 		a.RateLimit.Burst = defaultRateBurst
 	}
-	a.limiter = newRateLimiter(a.RateLimit)
+	a.limiter = oauth.NewMemoryLimiter(a.RateLimit.config())
 
-	a.workos = newWorkOSBridge(a.WorkOS, a.callbackURL())
+	a.bridge = workos.New(workos.Config{
+		ClientID: a.WorkOS.ClientID,
+		APIKey:   a.WorkOS.APIKey,
+		Endpoint: a.WorkOS.Endpoint,
+		Callback: a.callbackURL(),
+		Timeout:  time.Duration(a.WorkOS.Timeout),
+	})
 	a.verifierKey = a.verifierPoolKey()
 
 	if a.DisableConsent {
@@ -267,7 +218,7 @@ func (a *App) Validate() error {
 		}
 	}
 	for _, s := range a.RedirectSchemes {
-		if dangerousSchemes[strings.ToLower(s)] || s == "http" || s == "https" {
+		if oauth.DangerousScheme(s) || s == "http" || s == "https" {
 			return fmt.Errorf("drio: redirect_schemes: %q cannot be allowed as a private-use scheme", s)
 		}
 	}
@@ -289,11 +240,12 @@ func (a *App) Start() error {
 		releaseBackend(a.storeKey, a.logger)
 		return err
 	}
-	var lim limiter = a.limiter
+	var lim oauth.Limiter = a.limiter
 	if a.Storage.Backend == "redis" && !a.RateLimit.Disabled {
-		lim = newStoreRateLimiter(b.store, a.RateLimit, a.logger.Named("ratelimit"))
+		lim = oauth.NewStoreLimiter(b.grants.Rates, a.RateLimit.config(), a.logger.Named("ratelimit"))
 	}
-	a.run.state.Store(&runtimeState{backend: b, verifier: v, limiter: lim})
+	a.run.backend = b
+	a.run.state.Store(&oauth.Runtime{Grants: b.grants, Verifier: v, Limiter: lim, Secret: b.secret})
 	a.run.started.Store(true)
 	close(a.run.ready)
 	return nil
@@ -309,17 +261,10 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// runtimeState is what Start acquired; handlers read it through App.runtime.
-type runtimeState struct {
-	backend  *backend
-	verifier verifierHandle
-	// limiter is the in-memory one, or one in the shared store when instances share Redis.
-	limiter limiter
-}
-
 // runtime returns the started state, waiting (bounded by ctx) for Start if a request arrives
-// while Caddy is still starting apps.
-func (a *App) runtime(ctx context.Context) (*runtimeState, error) {
+// while Caddy is still starting apps: Caddy starts apps in map order, so the HTTP server can
+// take a request before this app's Start.
+func (a *App) runtime(ctx context.Context) (*oauth.Runtime, error) {
 	if st := a.run.state.Load(); st != nil {
 		return st, nil
 	}
@@ -336,101 +281,25 @@ func (a *App) runtime(ctx context.Context) (*runtimeState, error) {
 	return nil, errors.New("drio app is not started")
 }
 
+// callbackURL is where WorkOS sends the browser back; it must be registered at WorkOS as a
+// redirect URI.
 func (a *App) callbackURL() string { return a.Issuer + a.APIBase + "/auth/callback" }
 
-// endpoint returns the absolute URL of an auth route, e.g. endpoint("token").
-func (a *App) endpoint(name string) string { return a.Issuer + a.APIBase + "/auth/" + name }
-
-// resourceURIs are the canonical resource identifiers (RFC 8707) of this gateway: the origin
-// and the API base.
-func (a *App) resourceURIs() []string { return []string{a.Issuer, a.Issuer + a.APIBase} }
-
-// parseIssuer checks an issuer per RFC 8414 §2: absolute, https (http only on loopback), no
-// query, fragment or path.
-func parseIssuer(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, errors.New("must be an absolute URL such as https://api.example.com")
-	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-		return nil, errors.New("must use https (http is allowed only for localhost, 127.0.0.1 or [::1])")
-	}
-	if u.RawQuery != "" || u.Fragment != "" || strings.Contains(s, "#") || u.User != nil {
-		return nil, errors.New("must not have a query, fragment or userinfo")
-	}
-	if u.Path != "" && u.Path != "/" {
-		return nil, errors.New("must not have a path; the gateway serves its routes at the root")
-	}
-	return u, nil
-}
-
-func (s *StorageConfig) provision(repl *caddy.Replacer) error {
-	if s.Backend == "" {
-		s.Backend = "badger"
-	}
-	switch s.Backend {
-	case "badger":
-		s.Dir = repl.ReplaceKnown(s.Dir, "")
-		if s.Dir == "" {
-			s.Dir = filepath.Join(caddy.AppDataDir(), "drio")
-		}
-		abs, err := filepath.Abs(s.Dir)
-		if err != nil {
-			return fmt.Errorf("drio: storage dir %q: %v", s.Dir, err)
-		}
-		s.Dir = abs
-	case "redis":
-		s.URL = repl.ReplaceKnown(s.URL, "")
-		if s.URL == "" {
-			return errors.New("drio: storage redis needs a URL: `storage redis redis://127.0.0.1:6379/0`")
-		}
-		if s.Prefix == "" {
-			s.Prefix = "drio:"
-		}
-	default:
-		return fmt.Errorf("drio: unknown storage backend %q: use badger or redis", s.Backend)
-	}
-	return nil
-}
-
-func (s *StorageConfig) poolKey() string {
-	if s.Backend == "redis" {
-		u, err := url.Parse(s.URL)
-		if err == nil && u.User != nil {
-			u.User = url.User(u.User.Username()) // never keep a password in a pool key
-			return "redis:" + u.String() + "|" + s.Prefix
-		}
-		return "redis:" + s.URL + "|" + s.Prefix
-	}
-	return "badger:" + s.Dir
-}
-
-// checkDirWritable reports a clear error when dir (or, if missing, its nearest existing
-// parent) is not a writable directory. It creates nothing.
-func checkDirWritable(dir string) error {
-	p := dir
-	for {
-		fi, err := os.Stat(p)
-		if err == nil {
-			if !fi.IsDir() {
-				return fmt.Errorf("drio: storage path %q is not a directory: choose a directory with `storage badger <dir>`", p)
-			}
-			if !writable(p) {
-				return fmt.Errorf("drio: data directory %q is not writable: fix its permissions or choose another directory with `storage badger <dir>`", p)
-			}
-			return nil
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return fmt.Errorf("drio: no existing parent of data directory %q", dir)
-		}
-		p = parent
-	}
-}
-
-func setDefault(d *caddy.Duration, v time.Duration) {
-	if *d <= 0 {
-		*d = caddy.Duration(v)
+// oauthConfig is the OAuth server's view of the app's configuration.
+func (a *App) oauthConfig() oauth.Config {
+	return oauth.Config{
+		Issuer:          a.Issuer,
+		APIBase:         a.APIBase,
+		Scopes:          slices.Clone(a.Scopes),
+		RedirectSchemes: slices.Clone(a.RedirectSchemes),
+		DisableConsent:  a.DisableConsent,
+		WorkOSEndpoint:  a.WorkOS.Endpoint,
+		TokenIssuers:    slices.Clone(a.TokenIssuers),
+		PendingTTL:      time.Duration(a.PendingTTL),
+		CodeTTL:         time.Duration(a.CodeTTL),
+		SessionTTL:      time.Duration(a.SessionTTL),
+		RefreshGrace:    time.Duration(a.RefreshGrace),
+		RotationLease:   time.Duration(a.WorkOS.Timeout) + 5*time.Second,
 	}
 }
 

@@ -15,10 +15,12 @@
 //     gateway's identity headers, anything else gets the drio error envelope and a
 //     WWW-Authenticate challenge.
 //
-// Files are named for what they hold: app.go (configuration and lifecycle), pool.go
-// (reload-safe shared resources), oauth.go (routing), one file per endpoint (discovery.go,
-// register.go, authorize.go, callback.go, token.go, refresh.go), protect.go and headers.go
-// (the bearer check and header sanitizing), records.go and seal.go (what is stored and how),
-// errors.go (the two error families), caddyfile.go (syntax). The store and the verifier are
-// sub-packages with their own vocabulary.
+// This package is Caddy glue only: app.go and config.go (configuration and lifecycle),
+// pool.go (reload-safe shared resources), caddyfile.go (syntax), oauth.go and protect.go (the
+// two handler modules), headers.go (what the bearer check strips and sets), request.go (what
+// Caddy attaches to a request). The protocol lives in internal packages that know nothing of
+// Caddy: internal/oauth (the authorization server), internal/grants (typed records over the
+// store), internal/workos (the WorkOS bridge), internal/respond (every error answer),
+// internal/metrics. The store and the verifier are sub-packages with their own vocabulary.
+// ARCHITECTURE.md at the repository root has the map and the path of one request.
 package caddymodule

@@ -20,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
 	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
 // newSharedGateway is newTestGateway for a testing.TB (a fuzz target's *testing.F), so one
@@ -32,7 +35,7 @@ func newSharedGateway(tb testing.TB, configure func(*App)) *testGateway {
 }
 
 // dacState is g.state() for a gateway without g.t.
-func dacState(tb testing.TB, g *testGateway) *runtimeState {
+func dacState(tb testing.TB, g *testGateway) *oauth.Runtime {
 	tb.Helper()
 	st, err := g.App.runtime(context.Background())
 	if err != nil {
@@ -42,15 +45,11 @@ func dacState(tb testing.TB, g *testGateway) *runtimeState {
 }
 
 // dacServe runs r through the gateway's handler chain in-process.
-func dacServe(g *testGateway, r *http.Request) *response {
+func dacServe(g *testGateway, r *http.Request) *testkit.Response {
 	w := httptest.NewRecorder()
 	g.serve(w, r)
 	res := w.Result()
-	out := &response{StatusCode: res.StatusCode, Header: res.Header, Body: w.Body.String()}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(w.Body.Bytes(), &out.JSON)
-	}
-	return out
+	return testkit.NewResponse(res.StatusCode, res.Header, w.Body.Bytes())
 }
 
 // dacRequest is a request for path with a raw query that need not be valid.
@@ -125,12 +124,22 @@ func FuzzRegisterHandler(f *testing.F) {
 			return
 		}
 		// A 201 re-parses and matches what was stored.
-		var got registrationResponse
+		var got struct {
+			ClientID                string   `json:"client_id"`
+			ClientName              string   `json:"client_name"`
+			RedirectURIs            []string `json:"redirect_uris"`
+			GrantTypes              []string `json:"grant_types"`
+			ResponseTypes           []string `json:"response_types"`
+			TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+			Scope                   string   `json:"scope"`
+			ClientURI               string   `json:"client_uri"`
+			LogoURI                 string   `json:"logo_uri"`
+		}
 		if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
 			t.Fatalf("201 body does not parse: %v", err)
 		}
-		var rec clientRecord
-		if _, err := getJSON(context.Background(), dacState(t, g).backend.store, store.Key(store.KindClient, got.ClientID), &rec); err != nil {
+		rec, err := dacState(t, g).Grants.Clients.Get(context.Background(), got.ClientID)
+		if err != nil {
 			t.Fatalf("201 client %q not stored: %v", got.ClientID, err)
 		}
 		if rec.ID != got.ClientID || !slices.Equal(rec.RedirectURIs, got.RedirectURIs) || !slices.Equal(rec.GrantTypes, got.GrantTypes) ||
@@ -139,7 +148,7 @@ func FuzzRegisterHandler(f *testing.F) {
 			t.Fatalf("201 body %s differs from the stored record %+v", resp.Body, rec)
 		}
 		for _, u := range rec.RedirectURIs {
-			if err := validateRedirectURI(u, nil); err != nil {
+			if err := oauth.ValidateRedirectURI(u, nil); err != nil {
 				t.Fatalf("stored redirect URI %q fails validation: %v", u, err)
 			}
 			if p, err := url.Parse(u); err != nil || p.Fragment != "" || p.User != nil || strings.ContainsAny(u, "*\\#") {
@@ -166,8 +175,8 @@ var dacFuzzClients = map[string][]*regexp.Regexp{
 
 func dacPutFuzzClients(tb testing.TB, g *testGateway) {
 	for id, uris := range map[string][]string{dacFuzzC1: {dacC1URI}, dacFuzzC2: {dacC2URI}, dacFuzzCM: {dacC1URI, "https://app.example/cb2"}} {
-		rec := &clientRecord{ID: id, Name: id, RedirectURIs: uris, GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}}
-		if err := putJSON(context.Background(), dacState(tb, g).backend.store, store.Key(store.KindClient, id), rec, 0); err != nil {
+		rec := &grants.Client{ID: id, Name: id, RedirectURIs: uris, GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}}
+		if err := dacState(tb, g).Grants.Clients.Put(context.Background(), rec); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+	"golang.org/x/oauth2"
 )
 
 // FuzzTokenForm is security matrix §3.1's token-endpoint target: any body, Content-Type and
@@ -29,23 +32,23 @@ func FuzzTokenForm(f *testing.F) {
 	}
 	ctx := context.Background()
 	const clientID, redirect = "client_fuzz", "http://127.0.0.1:51004/cb"
-	if err := putJSON(ctx, st.backend.store, store.Key(store.KindClient, clientID), &clientRecord{
+	if err := st.Grants.Clients.Put(ctx, &grants.Client{
 		ID: clientID, RedirectURIs: []string{redirect}, GrantTypes: []string{"authorization_code", "refresh_token"},
 		ResponseTypes: []string{"code"}, IssuedAt: time.Now().Unix(),
-	}, 0); err != nil {
+	}); err != nil {
 		f.Fatal(err)
 	}
 	// Fixtures: bridge codes written straight into the store, each with its own verifier.
 	var fixtures []url.Values
 	for i := 0; i < 3; i++ {
-		code, verifier := randomToken(32), randomToken(40)
-		pair, _ := json.Marshal(tokenPair{AccessToken: "at-fixture-" + randomToken(8), RefreshToken: "rt-fixture-" + randomToken(8), ExpiresAt: time.Now().Add(time.Hour).Unix()})
-		sealed, err := seal(code, sealCodePair, pair)
+		code, verifier := grants.RandomToken(32), grants.RandomToken(40)
+		pair := &grants.TokenPair{AccessToken: "at-fixture-" + grants.RandomToken(8), RefreshToken: "rt-fixture-" + grants.RandomToken(8), ExpiresAt: time.Now().Add(time.Hour).Unix()}
+		sealed, err := grants.SealPair(code, grants.PurposeCodePair, pair)
 		if err != nil {
 			f.Fatal(err)
 		}
-		if err := putJSON(ctx, st.backend.store, store.Key(store.KindCode, store.HashID(code)), &codeRecord{
-			ClientID: clientID, RedirectURI: redirect, CodeChallenge: s256Challenge(verifier),
+		if err := st.Grants.Codes.Put(ctx, code, &grants.Code{
+			ClientID: clientID, RedirectURI: redirect, CodeChallenge: oauth2.S256ChallengeFromVerifier(verifier),
 			SessionID: "session_fuzz", Sealed: sealed, ExpiresAt: time.Now().Add(10 * time.Minute).Unix(),
 		}, time.Hour); err != nil {
 			f.Fatal(err)
@@ -112,9 +115,9 @@ func FuzzTokenForm(f *testing.F) {
 				t.Fatalf("200 for a request that is not a fixture: ctype %q body %q", ctype, body)
 			}
 		}
-		if mtErr == nil && mt == form && len(body) <= maxFormBody && qErr == nil {
+		if mtErr == nil && mt == form && len(body) <= oauth.MaxFormBody && qErr == nil {
 			for name, vs := range vals {
-				if len(vs) > 1 && (rec.Code != http.StatusBadRequest || answer["error"] != codeInvalidRequest) {
+				if len(vs) > 1 && (rec.Code != http.StatusBadRequest || answer["error"] != respond.CodeInvalidRequest) {
 					t.Fatalf("repeated %q: got %d %v, want 400 invalid_request", name, rec.Code, answer["error"])
 				}
 			}

@@ -2,29 +2,24 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
-	"html"
-	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-	"golang.org/x/oauth2"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
 	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/resource"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
@@ -44,8 +39,8 @@ type testGateway struct {
 	srv      *httptest.Server
 	workosTS *httptest.Server
 
-	mu      sync.Mutex
-	secrets []string
+	secrets *testkit.Secrets
+	kit     *testkit.Client
 }
 
 const (
@@ -90,12 +85,14 @@ func newGateway(t testing.TB, o gatewayOptions) *testGateway {
 	}
 	g.workosTS = httptest.NewServer(h)
 	wm.SetBaseURL(g.workosTS.URL)
+	g.secrets = testkit.NewSecrets(tgAPIKey)
 	if o.beforeStart != nil {
 		o.beforeStart(wm)
 	}
 	g.Resource = resource.New()
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
 	g.URL = "http://" + g.srv.Listener.Addr().String()
+	g.kit = &testkit.Client{Base: g.URL, WorkOS: g.workosTS.URL, Secrets: g.secrets}
 	core, logs := observer.New(zapcore.DebugLevel)
 	g.Logs = logs
 	logger := zap.New(core)
@@ -141,7 +138,7 @@ func newGateway(t testing.TB, o gatewayOptions) *testGateway {
 	})
 	if !o.noWait {
 		deadline := time.Now().Add(5 * time.Second)
-		for app.run.state.Load().verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
+		for app.run.state.Load().Verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
@@ -164,16 +161,16 @@ func (g *testGateway) serve(w http.ResponseWriter, r *http.Request) {
 		return g.Protect.ServeHTTP(w, r, upstream)
 	})
 	if err := g.OAuth.ServeHTTP(w, r, protect); err != nil {
-		var he caddyhttp.HandlerError
-		status := http.StatusInternalServerError
-		if ok := asHandlerError(err, &he); ok && he.StatusCode != 0 {
-			status = he.StatusCode
+		// Caddy would answer with its default error page: the gateway must never let that
+		// happen, so a test that gets here fails.
+		if g.t != nil {
+			g.t.Errorf("a handler returned an error to Caddy for %s %s: %v", r.Method, r.URL.Path, err)
 		}
-		w.WriteHeader(status)
+		w.WriteHeader(http.StatusInternalServerError)
 	}
 }
 
-func (g *testGateway) state() *runtimeState {
+func (g *testGateway) state() *oauth.Runtime {
 	st, err := g.App.runtime(context.Background())
 	if err != nil {
 		g.t.Fatal(err)
@@ -181,7 +178,11 @@ func (g *testGateway) state() *runtimeState {
 	return st
 }
 
-func (g *testGateway) store() store.Store { return g.state().backend.store }
+// store is the raw store under the gateway's typed stores.
+func (g *testGateway) store() store.Store { return g.App.run.backend.store }
+
+// grants is the gateway's typed view of its store.
+func (g *testGateway) grants() *grants.Stores { return g.state().Grants }
 
 // count returns the live records of kind k.
 func (g *testGateway) count(k store.Kind) int {
@@ -194,190 +195,36 @@ func (g *testGateway) count(k store.Kind) int {
 }
 
 // noteSecret remembers a value that must never reach a log line.
-func (g *testGateway) noteSecret(v string) {
-	if len(v) >= 12 {
-		g.mu.Lock()
-		g.secrets = append(g.secrets, v)
-		g.mu.Unlock()
-	}
-}
+func (g *testGateway) noteSecret(v string) { g.secrets.Note(v) }
 
-// checkLogs fails the test if a noted secret, a bearer token or a raw code appears in any
-// log entry's message or fields (invariant I3).
+// checkLogs fails the test if a noted secret, the WorkOS API key, a bearer token or a panic
+// appears in any log entry's message or fields (invariant I3).
 func (g *testGateway) checkLogs() {
 	g.t.Helper()
-	g.mu.Lock()
-	secrets := append([]string(nil), g.secrets...)
-	g.mu.Unlock()
-	for _, e := range g.Logs.All() {
-		line, _ := json.Marshal(e.ContextMap())
-		text := e.Message + " " + string(line)
-		for _, s := range secrets {
-			if strings.Contains(text, s) {
-				g.t.Errorf("I3: log entry %q contains a secret starting %q", e.Message, s[:6])
-			}
-		}
-		if strings.Contains(strings.ToLower(text), "bearer ey") {
-			g.t.Errorf("I3: log entry %q contains a bearer token", e.Message)
-		}
-	}
+	g.assertCleanLogs(g.t, 0)
 }
 
-// client registers a public client with one loopback redirect URI.
-type unitClient struct {
-	ID       string
-	Redirect string
-	Config   *oauth2.Config
-}
-
-func (g *testGateway) register(t *testing.T) *unitClient {
+// register registers a public client with one loopback redirect URI.
+func (g *testGateway) register(t *testing.T) *testkit.Registration {
 	t.Helper()
-	redirect := "http://127.0.0.1:51004/cb"
-	resp := g.do(t, "POST", "/api/v1/auth/register", "application/json",
-		`{"client_name":"unit","redirect_uris":["`+redirect+`"],"grant_types":["authorization_code","refresh_token"]}`, nil)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("register: %d %s", resp.StatusCode, resp.Body)
-	}
-	id := resp.JSON["client_id"].(string)
-	return &unitClient{ID: id, Redirect: redirect, Config: &oauth2.Config{
-		ClientID: id, RedirectURL: redirect,
-		Endpoint: oauth2.Endpoint{AuthURL: g.URL + "/api/v1/auth/authorize", TokenURL: g.URL + "/api/v1/auth/token", AuthStyle: oauth2.AuthStyleInParams},
-	}}
+	return g.kit.Register(t, "unit", "http://127.0.0.1:51004/cb")
 }
 
-// response is a finished HTTP exchange.
-type response struct {
-	StatusCode int
-	Header     http.Header
-	Body       string
-	JSON       map[string]any
-}
-
-func (g *testGateway) do(t *testing.T, method, path, contentType, body string, header http.Header) *response {
+// do sends a request to path on the gateway (testkit.Client.Do).
+func (g *testGateway) do(t testing.TB, method, path, contentType, body string, header http.Header) *testkit.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, g.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	return roundTrip(t, noRedirects(nil), req)
+	return g.kit.Do(t, method, path, contentType, body, header)
 }
 
-func (g *testGateway) form(t *testing.T, path string, form url.Values) *response {
+// form posts form to path on the gateway (testkit.Client.PostForm).
+func (g *testGateway) form(t testing.TB, path string, form url.Values) *testkit.Response {
 	t.Helper()
-	return g.do(t, "POST", path, "application/x-www-form-urlencoded", form.Encode(), nil)
-}
-
-func noRedirects(jar http.CookieJar) *http.Client {
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-func roundTrip(t *testing.T, c *http.Client, req *http.Request) *response {
-	t.Helper()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := &response{StatusCode: resp.StatusCode, Header: resp.Header, Body: string(raw)}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(raw, &out.JSON)
-	}
-	return out
-}
-
-var consentField = regexp.MustCompile(`name="(txn|csrf)" value="([^"]*)"`)
-
-// flow is one browser's way through authorize, consent, sign-in and callback.
-type flow struct {
-	g        *testGateway
-	c        *unitClient
-	jar      http.CookieJar
-	Verifier string
-	State    string
-	// Callback is our callback URL with the WorkOS code and our state, before it is visited.
-	Callback string
-}
-
-// startFlow goes through authorize, consent and WorkOS sign-in, and stops before the callback.
-func (g *testGateway) startFlow(t *testing.T, c *unitClient, email string) *flow {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	f := &flow{g: g, c: c, jar: jar, Verifier: oauth2.GenerateVerifier(), State: "st-" + randomToken(6)}
-	client := noRedirects(jar)
-	req, _ := http.NewRequest("GET", c.Config.AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier)), nil)
-	resp := roundTrip(t, client, req)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("authorize: %d %s", resp.StatusCode, resp.Body)
-	}
-	form := url.Values{"decision": {"approve"}}
-	for _, m := range consentField.FindAllStringSubmatch(resp.Body, -1) {
-		form.Set(m[1], html.UnescapeString(m[2]))
-	}
-	g.noteSecret(form.Get("txn"))
-	req, _ = http.NewRequest("POST", g.URL+"/api/v1/auth/authorize", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", g.URL)
-	resp = roundTrip(t, client, req)
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("consent: %d %s", resp.StatusCode, resp.Body)
-	}
-	req, _ = http.NewRequest("GET", resp.Header.Get("Location")+"&login_hint="+url.QueryEscape(email), nil)
-	resp = roundTrip(t, client, req)
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("WorkOS sign-in: %d %s", resp.StatusCode, resp.Body)
-	}
-	f.Callback = resp.Header.Get("Location")
-	if u, err := url.Parse(f.Callback); err == nil {
-		g.noteSecret(u.Query().Get("code"))
-		g.noteSecret(u.Query().Get("state"))
-	}
-	return f
-}
-
-// callback visits the callback in the flow's browser and returns the response.
-func (f *flow) callback(t *testing.T) *response {
-	t.Helper()
-	req, _ := http.NewRequest("GET", f.Callback, nil)
-	return roundTrip(t, noRedirects(f.jar), req)
-}
-
-// code completes the callback and returns the bridge code.
-func (f *flow) code(t *testing.T) string {
-	t.Helper()
-	resp := f.callback(t)
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
-		t.Fatalf("callback: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), resp.Body)
-	}
-	f.g.noteSecret(loc.Query().Get("code"))
-	return loc.Query().Get("code")
-}
-
-// tokenForm is the token request for code with the flow's verifier.
-func (f *flow) tokenForm(code string) url.Values {
-	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {f.Verifier},
-		"client_id": {f.c.ID}, "redirect_uri": {f.c.Redirect}}
+	return g.kit.PostForm(t, path, form)
 }
 
 // login runs a whole flow and returns the token answer.
-func (g *testGateway) login(t *testing.T, c *unitClient, email string) (access, refresh string) {
+func (g *testGateway) login(t *testing.T, c *testkit.Registration, email string) (access, refresh string) {
 	t.Helper()
-	f := g.startFlow(t, c, email)
-	resp := g.form(t, "/api/v1/auth/token", f.tokenForm(f.code(t)))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("token: %d %s", resp.StatusCode, resp.Body)
-	}
-	access, refresh = resp.JSON["access_token"].(string), resp.JSON["refresh_token"].(string)
-	g.noteSecret(access)
-	g.noteSecret(refresh)
-	return access, refresh
+	tok := g.kit.Login(t, c, email)
+	return tok.AccessToken, tok.RefreshToken
 }
-
-func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }

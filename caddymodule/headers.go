@@ -7,6 +7,8 @@ package caddymodule
 import (
 	"net/http"
 	"strings"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
 )
 
 // Identity headers the gateway sets for the upstream.
@@ -92,7 +94,7 @@ func stripModuleCookies(h http.Header) {
 	}
 	mine := false
 	for _, line := range cookies {
-		mine = mine || strings.Contains(line, bindingCookie) || strings.Contains(line, consentCookie)
+		mine = mine || strings.Contains(line, oauth.BindingCookie) || strings.Contains(line, oauth.ConsentCookie)
 	}
 	if !mine {
 		return
@@ -102,7 +104,7 @@ func stripModuleCookies(h http.Header) {
 		for _, part := range strings.Split(line, ";") {
 			part = strings.TrimSpace(part)
 			name, _, _ := strings.Cut(part, "=")
-			if part == "" || isModuleCookie(strings.TrimSpace(name)) {
+			if part == "" || oauth.IsGatewayCookie(strings.TrimSpace(name)) {
 				continue
 			}
 			kept = append(kept, part)

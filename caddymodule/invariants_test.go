@@ -12,7 +12,7 @@ package caddymodule
 //   - I1: the status is below 500;
 //   - I2: no header or body carries the WorkOS API key or a Go stack trace;
 //   - I3: no log line written since the snapshot carries a noted secret (noteSecret), the
-//     WorkOS API key or a bearer JWT;
+//     WorkOS API key, a bearer JWT or a panic (testkit.Secrets.CheckLog);
 //   - I4: store record counts per kind are unchanged except as listed in want;
 //   - I5: WorkOS stand-in hits per endpoint are unchanged except as listed in want;
 //   - I6: a 4xx answer is either OAuth JSON ({"error": "…"}, Content-Type application/json,
@@ -27,11 +27,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -40,7 +44,7 @@ var stackTrace = regexp.MustCompile(`goroutine \d+ \[|panic: |runtime/debug\.`)
 
 // invKinds are the store kinds compared by I4.
 var invKinds = []store.Kind{store.KindClient, store.KindPending, store.KindCode, store.KindSession,
-	store.KindRefresh, store.KindSecret, store.KindConsent}
+	store.KindRefresh, store.KindSecret}
 
 // invEndpoints are the WorkOS stand-in endpoints compared by I5.
 var invEndpoints = []workosmock.Endpoint{workosmock.EndpointAuthenticateCode, workosmock.EndpointAuthenticateRefresh,
@@ -87,13 +91,12 @@ func changes(pairs ...any) invDelta {
 // snapshot records the store counts, the WorkOS hits and the log position of g.
 func (g *testGateway) snapshot(tb testing.TB) invSnapshot {
 	tb.Helper()
-	st, err := g.App.runtime(context.Background())
-	if err != nil {
+	if _, err := g.App.runtime(context.Background()); err != nil {
 		tb.Fatalf("snapshot: %v", err)
 	}
 	s := invSnapshot{Store: map[store.Kind]int{}, WorkOS: map[workosmock.Endpoint]int64{}, logs: g.Logs.Len()}
 	for _, k := range invKinds {
-		n, err := st.backend.store.Count(context.Background(), k)
+		n, err := g.store().Count(context.Background(), k)
 		if err != nil {
 			tb.Fatalf("snapshot: count %s: %v", k, err)
 		}
@@ -107,7 +110,7 @@ func (g *testGateway) snapshot(tb testing.TB) invSnapshot {
 
 // assertInvariants checks I1-I6 for resp (nil when the row made no single request) against
 // the snapshot taken before it; want lists the store and WorkOS changes the row expects.
-func (g *testGateway) assertInvariants(tb testing.TB, before invSnapshot, resp *response, want invDelta) {
+func (g *testGateway) assertInvariants(tb testing.TB, before invSnapshot, resp *testkit.Response, want invDelta) {
 	tb.Helper()
 	after := g.snapshot(tb)
 	for _, k := range invKinds {
@@ -127,7 +130,7 @@ func (g *testGateway) assertInvariants(tb testing.TB, before invSnapshot, resp *
 }
 
 // assertResponseInvariants checks I1, I2 and I6 on one response.
-func assertResponseInvariants(tb testing.TB, resp *response) {
+func assertResponseInvariants(tb testing.TB, resp *testkit.Response) {
 	tb.Helper()
 	if resp.StatusCode >= 500 {
 		tb.Errorf("I1: status %d: %s", resp.StatusCode, resp.Body)
@@ -173,7 +176,7 @@ func assertResponseInvariants(tb testing.TB, resp *response) {
 }
 
 // assertPageHeaders checks the headers every HTML page of the gateway must send (A22).
-func assertPageHeaders(tb testing.TB, resp *response) {
+func assertPageHeaders(tb testing.TB, resp *testkit.Response) {
 	tb.Helper()
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 		tb.Errorf("A22: Content-Security-Policy %q lacks frame-ancestors 'none'", csp)
@@ -192,23 +195,96 @@ func assertPageHeaders(tb testing.TB, resp *response) {
 // assertCleanLogs is I3 over the log entries from index from on.
 func (g *testGateway) assertCleanLogs(tb testing.TB, from int) {
 	tb.Helper()
-	g.mu.Lock()
-	secrets := append([]string{tgAPIKey}, g.secrets...)
-	g.mu.Unlock()
 	entries := g.Logs.All()
 	if from > len(entries) {
 		from = len(entries)
 	}
 	for _, e := range entries[from:] {
 		line, _ := json.Marshal(e.ContextMap())
-		text := e.Message + " " + string(line)
-		for _, s := range secrets {
-			if strings.Contains(text, s) {
-				tb.Errorf("I3: log entry %q contains a secret starting %q", e.Message, s[:6])
+		g.secrets.CheckLog(tb, fmt.Sprintf("I3: log entry %q", e.Message), e.Message+" "+string(line))
+	}
+}
+
+// TestInvariantsCanFail proves that each check above reports what it is there to catch, so a
+// matrix row that passes them has been checked. The reports go to a testkit.Recorder.
+func TestInvariantsCanFail(t *testing.T) {
+	g := newTestGateway(t, nil)
+	r := &testkit.Recorder{TB: t}
+	reported := func(what, prefix string) {
+		t.Helper()
+		errs := r.Errs()
+		if len(errs) == 0 {
+			t.Errorf("%s: nothing reported, want a report starting %q", what, prefix)
+		}
+		for _, e := range errs {
+			if !strings.HasPrefix(e, prefix) {
+				t.Errorf("%s: reported %q, want only reports starting %q", what, e, prefix)
 			}
 		}
-		if strings.Contains(strings.ToLower(text), "bearer ey") {
-			tb.Errorf("I3: log entry %q contains a bearer token", e.Message)
+	}
+
+	// jsonHeader is an OAuth JSON answer's header, with name set to value when name is given.
+	jsonHeader := func(nameValue ...string) http.Header {
+		h := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}
+		if len(nameValue) == 2 {
+			h.Set(nameValue[0], nameValue[1])
 		}
+		return h
+	}
+	text := http.Header{"Content-Type": {"text/plain"}}
+	for _, tc := range []struct {
+		name, prefix string
+		resp         *testkit.Response
+	}{
+		{"5xx", "I1:", testkit.NewResponse(500, jsonHeader(), []byte(`{"error":"server_error"}`))},
+		{"API key in the body", "I2:", testkit.NewResponse(200, jsonHeader(), []byte(`{"key":"`+tgAPIKey+`"}`))},
+		{"API key in a header", "I2:", testkit.NewResponse(200, jsonHeader("X-Debug", tgAPIKey), []byte(`{}`))},
+		{"stack trace", "I2:", testkit.NewResponse(200, text, []byte("goroutine 7 [running]:\nmain.main()"))},
+		{"4xx neither JSON nor page", "I6:", testkit.NewResponse(400, text, []byte("bad request"))},
+		{"4xx JSON without an error code", "I6:", testkit.NewResponse(400, jsonHeader(), []byte(`{"message":"bad"}`))},
+		{"OAuth error without no-store", "I6:", testkit.NewResponse(400, jsonHeader("Cache-Control", "max-age=60"), []byte(`{"error":"invalid_request"}`))},
+		{"page without its headers", "A22:", testkit.NewResponse(400, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, []byte("<p>bad</p>"))},
+	} {
+		assertResponseInvariants(r, tc.resp)
+		reported(tc.name, tc.prefix)
+	}
+
+	// I4 and I5: a change the row did not expect, and an expected change that did not happen.
+	before := g.snapshot(t)
+	g.register(t)
+	g.assertInvariants(r, before, nil, changes())
+	reported("unexpected client record", "I4:")
+	before = g.snapshot(t)
+	g.assertInvariants(r, before, nil, changes(store.KindSession, 1))
+	reported("missing session record", "I4:")
+	before = g.snapshot(t)
+	if resp, err := http.Get(g.workosTS.URL + "/sso/jwks/" + tgClientID); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	g.assertInvariants(r, before, nil, changes())
+	reported("unexpected WorkOS call", "I5:")
+	before = g.snapshot(t)
+	g.assertInvariants(r, before, nil, changes(workosmock.EndpointRevoke, 1))
+	reported("missing WorkOS call", "I5:")
+
+	// I3: what must never be logged, written to the gateway's captured log. What the gateway
+	// logged itself is checked first, as the cleanup would; the injected lines are dropped
+	// at the end so that the cleanup does not report them.
+	g.assertCleanLogs(t, 0)
+	defer g.Logs.TakeAll()
+	const secret = "secret-value-0123456789"
+	g.noteSecret(secret)
+	for name, field := range map[string]zap.Field{
+		"noted secret":   zap.String("code", secret),
+		"WorkOS API key": zap.String("api_key", tgAPIKey),
+		"bearer JWT":     zap.String("authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"),
+		"panic":          zap.String("error", "panic: runtime error\n\ngoroutine 1 [running]:"),
+	} {
+		before = g.snapshot(t)
+		g.App.logger.Info("leak", field)
+		g.assertCleanLogs(r, before.logs)
+		reported("log with a "+name, "I3:")
 	}
 }

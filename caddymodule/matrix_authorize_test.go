@@ -6,16 +6,16 @@ package caddymodule
 
 import (
 	"context"
-	"html"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
 
-	"golang.org/x/oauth2"
-
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -31,7 +31,7 @@ const (
 var dacHTML = http.Header{"Accept": {"text/html,application/xhtml+xml"}}
 
 // dacClient registers a public client with the given redirect URIs and returns it.
-func dacClient(t testing.TB, g *testGateway, name string, uris ...string) *unitClient {
+func dacClient(t testing.TB, g *testGateway, name string, uris ...string) *testkit.Registration {
 	t.Helper()
 	body := `{"client_name":"` + name + `","redirect_uris":["` + strings.Join(uris, `","`) + `"],"grant_types":["authorization_code","refresh_token"]}`
 	resp := g.do(t.(*testing.T), "POST", dacRegisterPath, "application/json", body, nil)
@@ -39,17 +39,17 @@ func dacClient(t testing.TB, g *testGateway, name string, uris ...string) *unitC
 		t.Fatalf("register %s: %d %s", name, resp.StatusCode, resp.Body)
 	}
 	id := resp.JSON["client_id"].(string)
-	return &unitClient{ID: id, Redirect: uris[0], Config: &oauth2.Config{ClientID: id, RedirectURL: uris[0]}}
+	return &testkit.Registration{ClientID: id, RedirectURI: uris[0], Config: g.kit.OAuth2Config(id, uris[0])}
 }
 
 // dacQuery is the matrix's valid authorization request for client c.
-func dacQuery(g *testGateway, c *unitClient) url.Values {
-	return url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {c.Redirect},
+func dacQuery(g *testGateway, c *testkit.Registration) url.Values {
+	return url.Values{"response_type": {"code"}, "client_id": {c.ClientID}, "redirect_uri": {c.RedirectURI},
 		"code_challenge": {dacChallenge}, "code_challenge_method": {"S256"}, "state": {"xyz"}, "resource": {g.App.Issuer + "/api/v1"}}
 }
 
 // dacAuthorize sends GET /authorize?rawQuery and checks the invariants with want.
-func dacAuthorize(t *testing.T, g *testGateway, rawQuery string, header http.Header, want invDelta) *response {
+func dacAuthorize(t *testing.T, g *testGateway, rawQuery string, header http.Header, want invDelta) *testkit.Response {
 	t.Helper()
 	before := g.snapshot(t)
 	resp := g.do(t, "GET", dacAuthzPath+"?"+rawQuery, "", "", header)
@@ -59,7 +59,7 @@ func dacAuthorize(t *testing.T, g *testGateway, rawQuery string, header http.Hea
 
 // dacLocal asserts a local error: the status, no Location, and the page or OAuth JSON
 // according to what the request accepted.
-func dacLocal(t *testing.T, row string, resp *response, status int, html bool) {
+func dacLocal(t *testing.T, row string, resp *testkit.Response, status int, html bool) {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Errorf("%s: %d, want local %d: %.300s", row, resp.StatusCode, status, resp.Body)
@@ -80,7 +80,7 @@ func dacLocal(t *testing.T, row string, resp *response, status int, html bool) {
 
 // dacRedirected asserts "302→cb": a redirect to redirectURI with error=code, the client's
 // state (absent when state is "") and iss, and nothing that looks like a credential.
-func dacRedirected(t *testing.T, g *testGateway, row string, resp *response, redirectURI, code, state string) url.Values {
+func dacRedirected(t *testing.T, g *testGateway, row string, resp *testkit.Response, redirectURI, code, state string) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("%s: %d, want a redirect to the client: %.300s", row, resp.StatusCode, resp.Body)
@@ -115,25 +115,19 @@ func dacRedirected(t *testing.T, g *testGateway, row string, resp *response, red
 }
 
 // dacConsent asserts the consent page and returns its txn and csrf fields.
-func dacConsent(t *testing.T, row string, resp *response) (txn, csrf string) {
+func dacConsent(t *testing.T, row string, resp *testkit.Response) (txn, csrf string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `name="decision"`) {
 		t.Fatalf("%s: %d %q, want the consent page: %.300s", row, resp.StatusCode, resp.Header.Get("Location"), resp.Body)
 	}
 	assertPageHeaders(t, resp)
-	for _, m := range consentField.FindAllStringSubmatch(resp.Body, -1) {
-		if m[1] == "txn" {
-			txn = html.UnescapeString(m[2])
-		} else {
-			csrf = html.UnescapeString(m[2])
-		}
-	}
-	return txn, csrf
+	form := testkit.ConsentFields(resp.Body)
+	return form.Get("txn"), form.Get("csrf")
 }
 
 // dacWorkOSRedirect asserts a redirect to WorkOS with the static client id, our callback, a
 // fresh state and our own S256 challenge.
-func dacWorkOSRedirect(t *testing.T, g *testGateway, row string, resp *response) {
+func dacWorkOSRedirect(t *testing.T, g *testGateway, row string, resp *testkit.Response) {
 	t.Helper()
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, g.App.WorkOS.Endpoint+"/user_management/authorize?") {
@@ -149,24 +143,18 @@ func dacWorkOSRedirect(t *testing.T, g *testGateway, row string, resp *response)
 	g.noteSecret(q.Get("state"))
 }
 
-// dacBrowser is a cookie-keeping client that does not follow redirects.
-func dacBrowser() (*http.Client, http.CookieJar) {
-	jar, _ := cookiejar.New(nil)
-	return noRedirects(jar), jar
-}
-
 // dacGet sends a GET from browser b.
-func dacGet(t *testing.T, b *http.Client, target string, header http.Header) *response {
+func dacGet(t *testing.T, b *http.Client, target string, header http.Header) *testkit.Response {
 	t.Helper()
 	req, _ := http.NewRequest("GET", target, nil)
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	return roundTrip(t, b, req)
+	return testkit.RoundTrip(t, b, req)
 }
 
 // dacPostConsent posts the consent form from browser b, as the page would (same origin).
-func dacPostConsent(t *testing.T, g *testGateway, b *http.Client, form url.Values, header http.Header) *response {
+func dacPostConsent(t *testing.T, g *testGateway, b *http.Client, form url.Values, header http.Header) *testkit.Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", g.URL+dacAuthzPath, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -175,15 +163,16 @@ func dacPostConsent(t *testing.T, g *testGateway, b *http.Client, form url.Value
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	return roundTrip(t, b, req)
+	return testkit.RoundTrip(t, b, req)
 }
 
-// dacFlow is startFlow with a given authorization URL: authorize, approve, sign in at WorkOS,
-// stopping before the callback.
-func dacFlow(t *testing.T, g *testGateway, c *unitClient, authURL, email string) *flow {
+// dacFlow does what g.kit.StartFlowAt does through the matrix's own steps (dacConsent checks
+// the page headers, dacPostConsent sends Sec-Fetch-Site): authorize at authURL, approve, sign
+// in at WorkOS as email, and stop before the callback. It sets no State: Flow.Code checks none.
+func dacFlow(t *testing.T, g *testGateway, c *testkit.Registration, authURL, email string) *testkit.Flow {
 	t.Helper()
-	b, jar := dacBrowser()
-	f := &flow{g: g, c: c, jar: jar, Verifier: dacVerifier}
+	f := &testkit.Flow{Client: g.kit, Reg: c, Browser: testkit.NewBrowser(), Verifier: dacVerifier}
+	b := f.Browser.HTTP
 	txn, csrf := dacConsent(t, "flow", dacGet(t, b, authURL, nil))
 	g.noteSecret(txn)
 	resp := dacPostConsent(t, g, b, url.Values{"txn": {txn}, "csrf": {csrf}, "decision": {"approve"}}, nil)
@@ -194,8 +183,8 @@ func dacFlow(t *testing.T, g *testGateway, c *unitClient, authURL, email string)
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("WorkOS sign-in: %d %s", resp.StatusCode, resp.Body)
 	}
-	f.Callback = resp.Header.Get("Location")
-	if u, err := url.Parse(f.Callback); err == nil {
+	f.CallbackURL = resp.Header.Get("Location")
+	if u, err := url.Parse(f.CallbackURL); err == nil {
 		g.noteSecret(u.Query().Get("code"))
 		g.noteSecret(u.Query().Get("state"))
 	}
@@ -205,8 +194,8 @@ func dacFlow(t *testing.T, g *testGateway, c *unitClient, authURL, email string)
 // dacSetClient overwrites a client's stored registration (the test's "re-registration").
 func dacSetClient(t *testing.T, g *testGateway, id string, uris ...string) {
 	t.Helper()
-	rec := &clientRecord{ID: id, Name: "changed", RedirectURIs: uris, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}}
-	if err := putJSON(context.Background(), g.store(), store.Key(store.KindClient, id), rec, 0); err != nil {
+	rec := &grants.Client{ID: id, Name: "changed", RedirectURIs: uris, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}}
+	if err := g.grants().Clients.Put(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -239,13 +228,13 @@ func TestMatrixAuthorize(t *testing.T) {
 	})
 
 	t.Run("A1/unknown-client", func(t *testing.T) {
-		for _, id := range []string{"unknown", "", strings.Repeat("x", 500), "drio_" + strings.Repeat("A", 22), "client/../" + c1.ID} {
+		for _, id := range []string{"unknown", "", strings.Repeat("x", 500), "drio_" + strings.Repeat("A", 22), "client/../" + c1.ClientID} {
 			for _, h := range []http.Header{dacHTML, nil} {
 				q := dacQuery(g, c1)
 				q.Set("client_id", id)
 				resp := dacAuthorize(t, g, q.Encode(), h, none)
 				dacLocal(t, "A1 "+dacShort(id), resp, http.StatusBadRequest, h != nil)
-				if h == nil && resp.JSON["error"] != codeInvalidRequest && resp.JSON["error"] != codeInvalidClient {
+				if h == nil && resp.JSON["error"] != respond.CodeInvalidRequest && resp.JSON["error"] != respond.CodeInvalidClient {
 					t.Errorf("A1: error %v", resp.JSON["error"])
 				}
 			}
@@ -296,7 +285,7 @@ func TestMatrixAuthorize(t *testing.T) {
 	t.Run("A6/redirect-omitted-single", func(t *testing.T) {
 		q := dacQuery(g, c1)
 		q.Del("redirect_uri")
-		b, _ := dacBrowser()
+		b := testkit.NewBrowser().HTTP
 		before := g.snapshot(t)
 		resp := dacGet(t, b, g.URL+dacAuthzPath+"?"+q.Encode(), nil)
 		g.assertInvariants(t, before, resp, pending)
@@ -306,7 +295,7 @@ func TestMatrixAuthorize(t *testing.T) {
 		}
 		// The registered URI is the one used: deny lands there.
 		deny := dacPostConsent(t, g, b, url.Values{"txn": {txn}, "csrf": {csrf}, "decision": {"deny"}}, nil)
-		dacRedirected(t, g, "A6", deny, dacC1URI, codeAccessDenied, "xyz")
+		dacRedirected(t, g, "A6", deny, dacC1URI, respond.CodeAccessDenied, "xyz")
 	})
 
 	t.Run("A7/redirect-omitted-several", func(t *testing.T) {
@@ -325,50 +314,50 @@ func TestMatrixAuthorize(t *testing.T) {
 		dacRedirected(t, g, row, resp, dacC1URI, code, q.Get("state"))
 	}
 	t.Run("A8/challenge-missing", func(t *testing.T) {
-		redirectRow("A8", func(q url.Values) { q.Del("code_challenge") }, codeInvalidRequest)
-		redirectRow("A8 no method either", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, codeInvalidRequest)
-		redirectRow("A8 empty", func(q url.Values) { q.Set("code_challenge", "") }, codeInvalidRequest)
+		redirectRow("A8", func(q url.Values) { q.Del("code_challenge") }, respond.CodeInvalidRequest)
+		redirectRow("A8 no method either", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, respond.CodeInvalidRequest)
+		redirectRow("A8 empty", func(q url.Values) { q.Set("code_challenge", "") }, respond.CodeInvalidRequest)
 	})
 	t.Run("A9/plain-or-no-method", func(t *testing.T) {
-		redirectRow("A9 plain", func(q url.Values) { q.Set("code_challenge_method", "plain"); q.Set("code_challenge", dacVerifier) }, codeInvalidRequest)
-		redirectRow("A9 plain S256-shaped", func(q url.Values) { q.Set("code_challenge_method", "plain") }, codeInvalidRequest)
-		redirectRow("A9 no method", func(q url.Values) { q.Del("code_challenge_method") }, codeInvalidRequest)
+		redirectRow("A9 plain", func(q url.Values) { q.Set("code_challenge_method", "plain"); q.Set("code_challenge", dacVerifier) }, respond.CodeInvalidRequest)
+		redirectRow("A9 plain S256-shaped", func(q url.Values) { q.Set("code_challenge_method", "plain") }, respond.CodeInvalidRequest)
+		redirectRow("A9 no method", func(q url.Values) { q.Del("code_challenge_method") }, respond.CodeInvalidRequest)
 	})
 	t.Run("A10/method-case", func(t *testing.T) {
 		for _, m := range []string{"S512", "s256", "S256 ", "sha256", ""} {
-			redirectRow("A10 "+m, func(q url.Values) { q.Set("code_challenge_method", m) }, codeInvalidRequest)
+			redirectRow("A10 "+m, func(q url.Values) { q.Set("code_challenge_method", m) }, respond.CodeInvalidRequest)
 		}
 	})
 	t.Run("A11/malformed-challenge", func(t *testing.T) {
 		for _, ch := range []string{dacChallenge[:42], dacChallenge + "A", dacChallenge[:42] + "+", dacChallenge[:42] + "/",
 			dacChallenge[:42] + "=", strings.Repeat("A", 128), dacChallenge[:42] + "\x00"} {
-			redirectRow("A11 "+ch, func(q url.Values) { q.Set("code_challenge", ch) }, codeInvalidRequest)
+			redirectRow("A11 "+ch, func(q url.Values) { q.Set("code_challenge", ch) }, respond.CodeInvalidRequest)
 		}
 	})
 	t.Run("A12/response-type", func(t *testing.T) {
 		for _, rt := range []string{"token", "code token", "id_token", "code id_token", "CODE", "none"} {
-			redirectRow("A12 "+rt, func(q url.Values) { q.Set("response_type", rt) }, codeUnsupportedResponseType)
+			redirectRow("A12 "+rt, func(q url.Values) { q.Set("response_type", rt) }, respond.CodeUnsupportedResponseType)
 		}
 	})
 	t.Run("A13/response-type-missing", func(t *testing.T) {
 		q := dacQuery(g, c1)
 		q.Del("response_type")
 		q2 := dacRedirected(t, g, "A13", dacAuthorize(t, g, q.Encode(), dacHTML, none), dacC1URI, "", "xyz")
-		if e := q2.Get("error"); e != codeInvalidRequest && e != codeUnsupportedResponseType {
+		if e := q2.Get("error"); e != respond.CodeInvalidRequest && e != respond.CodeUnsupportedResponseType {
 			t.Errorf("A13: error %q", e)
 		}
 	})
 
 	t.Run("A14/state-missing", func(t *testing.T) {
 		// Errors carry no state...
-		redirectRow("A14 error", func(q url.Values) { q.Del("state"); q.Del("code_challenge") }, codeInvalidRequest)
-		redirectRow("A14 empty state", func(q url.Values) { q.Set("state", ""); q.Del("code_challenge") }, codeInvalidRequest)
+		redirectRow("A14 error", func(q url.Values) { q.Del("state"); q.Del("code_challenge") }, respond.CodeInvalidRequest)
+		redirectRow("A14 empty state", func(q url.Values) { q.Set("state", ""); q.Del("code_challenge") }, respond.CodeInvalidRequest)
 		// ...and neither does the success.
 		q := dacQuery(g, c1)
 		q.Del("state")
 		f := dacFlow(t, g, c1, g.URL+dacAuthzPath+"?"+q.Encode(), "ada@example.com")
 		before := g.snapshot(t)
-		resp := f.callback(t)
+		resp := f.Callback(t)
 		g.assertInvariants(t, before, resp, changes(store.KindPending, -1, store.KindCode, 1, store.KindSession, 1, store.KindRefresh, 1,
 			workosmock.EndpointAuthenticateCode, 1))
 		loc, _ := url.Parse(resp.Header.Get("Location"))
@@ -380,11 +369,11 @@ func TestMatrixAuthorize(t *testing.T) {
 
 	t.Run("A15/long-state-echoed", func(t *testing.T) {
 		long := strings.Repeat("a+b/c=d%e&f;g h~é\"<>", 4096/20+1)[:4096]
-		redirectRow("A15 error", func(q url.Values) { q.Set("state", long); q.Del("code_challenge") }, codeInvalidRequest)
+		redirectRow("A15 error", func(q url.Values) { q.Set("state", long); q.Del("code_challenge") }, respond.CodeInvalidRequest)
 		q := dacQuery(g, c1)
 		q.Set("state", long)
 		f := dacFlow(t, g, c1, g.URL+dacAuthzPath+"?"+q.Encode(), "ada@example.com")
-		resp := f.callback(t)
+		resp := f.Callback(t)
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		if resp.StatusCode != http.StatusFound || loc.Query().Get("state") != long || len(loc.Query()["state"]) != 1 {
 			t.Errorf("A15: callback %d, state echoed with len %d, want %d", resp.StatusCode, len(loc.Query().Get("state")), len(long))
@@ -394,18 +383,18 @@ func TestMatrixAuthorize(t *testing.T) {
 
 	t.Run("A16/repeated-parameters", func(t *testing.T) {
 		base := dacQuery(g, c1).Encode()
-		for _, extra := range []string{"client_id=" + c2.ID, "client_id=" + c1.ID, "redirect_uri=https%3A%2F%2Fevil.test%2Fcb",
+		for _, extra := range []string{"client_id=" + c2.ClientID, "client_id=" + c1.ClientID, "redirect_uri=https%3A%2F%2Fevil.test%2Fcb",
 			"redirect_uri=" + url.QueryEscape(dacC1URI)} {
 			dacLocal(t, "A16 "+extra, dacAuthorize(t, g, base+"&"+extra, dacHTML, none), http.StatusBadRequest, true)
 		}
 		for _, extra := range []string{"response_type=code", "code_challenge=" + dacChallenge, "code_challenge_method=plain",
 			"resource=" + url.QueryEscape(g.App.Issuer), "scope=openid&scope=email", "foo=1&foo=2"} {
 			resp := dacAuthorize(t, g, base+"&"+extra, dacHTML, none)
-			dacRedirected(t, g, "A16 "+extra, resp, dacC1URI, codeInvalidRequest, "xyz")
+			dacRedirected(t, g, "A16 "+extra, resp, dacC1URI, respond.CodeInvalidRequest, "xyz")
 		}
 		// A repeated state cannot be echoed (which one?): the error goes without it.
 		resp := dacAuthorize(t, g, base+"&state=abc", dacHTML, none)
-		dacRedirected(t, g, "A16 state", resp, dacC1URI, codeInvalidRequest, "")
+		dacRedirected(t, g, "A16 state", resp, dacC1URI, respond.CodeInvalidRequest, "")
 	})
 
 	t.Run("A17/unknown-parameter", func(t *testing.T) {
@@ -414,15 +403,15 @@ func TestMatrixAuthorize(t *testing.T) {
 
 	t.Run("A18/resource", func(t *testing.T) {
 		for _, res := range []string{"https://other.example", "https://x#frag", g.App.Issuer + "/api/v1#frag", g.App.Issuer + "/", "https://evil.test/api/v1", "not a uri"} {
-			redirectRow("A18 "+res, func(q url.Values) { q.Set("resource", res) }, codeInvalidTarget)
+			redirectRow("A18 "+res, func(q url.Values) { q.Set("resource", res) }, respond.CodeInvalidTarget)
 		}
 	})
 
 	t.Run("A19/own-consent-before-workos", func(t *testing.T) {
 		// A browser that already signed in through WorkOS for another client...
 		f := dacFlow(t, g, c2, g.URL+dacAuthzPath+"?"+dacQuery(g, c2).Encode(), "ada@example.com")
-		g.noteSecret(f.code(t))
-		b := noRedirects(f.jar)
+		g.noteSecret(f.Code(t))
+		b := f.Browser.HTTP
 		// ...still gets our consent page for a new client, not a redirect to WorkOS.
 		c3 := dacClient(t, g, "C3", dacC1URI)
 		before := g.snapshot(t)
@@ -437,16 +426,16 @@ func TestMatrixAuthorize(t *testing.T) {
 	})
 
 	t.Run("A20/consent-csrf", func(t *testing.T) {
-		b, _ := dacBrowser()
+		b := testkit.NewBrowser().HTTP
 		authURL := g.URL + dacAuthzPath + "?" + dacQuery(g, c1).Encode()
 		txn1, csrf1 := dacConsent(t, "A20", dacGet(t, b, authURL, nil))
 		txn2, csrf2 := dacConsent(t, "A20", dacGet(t, b, authURL, nil))
 		g.noteSecret(txn1)
 		g.noteSecret(txn2)
-		other, _ := dacBrowser()
+		other := testkit.NewBrowser().HTTP
 		txn3, csrf3 := dacConsent(t, "A20", dacGet(t, other, authURL, nil))
 		g.noteSecret(txn3)
-		noCookies := noRedirects(nil)
+		noCookies := testkit.NoRedirects(nil)
 		cases := []struct {
 			name   string
 			b      *http.Client
@@ -469,14 +458,13 @@ func TestMatrixAuthorize(t *testing.T) {
 			g.assertInvariants(t, before, resp, none)
 			dacLocal(t, "A20 "+tc.name, resp, http.StatusForbidden, false)
 			for _, sc := range resp.Header.Values("Set-Cookie") {
-				if strings.HasPrefix(sc, consentCookie) {
+				if strings.HasPrefix(sc, oauth.ConsentCookie) {
 					t.Errorf("A20 %s: consent remembered: %q", tc.name, sc)
 				}
 			}
 		}
 		for _, txn := range []string{txn1, txn3} {
-			var p pendingRecord
-			if _, err := getJSON(context.Background(), g.store(), store.Key(store.KindPending, store.HashID(txn)), &p); err != nil || p.Consented {
+			if p, err := g.grants().Pending.Get(context.Background(), txn); err != nil || p.Consented {
 				t.Errorf("A20: pending after refused posts: consented=%v err=%v", p.Consented, err)
 			}
 		}
@@ -486,12 +474,12 @@ func TestMatrixAuthorize(t *testing.T) {
 	})
 
 	t.Run("A21/deny", func(t *testing.T) {
-		b, _ := dacBrowser()
+		b := testkit.NewBrowser().HTTP
 		txn, csrf := dacConsent(t, "A21", dacGet(t, b, g.URL+dacAuthzPath+"?"+dacQuery(g, c1).Encode(), nil))
 		before := g.snapshot(t)
 		resp := dacPostConsent(t, g, b, url.Values{"txn": {txn}, "csrf": {csrf}, "decision": {"deny"}}, nil)
 		g.assertInvariants(t, before, resp, changes(store.KindPending, -1))
-		dacRedirected(t, g, "A21", resp, dacC1URI, codeAccessDenied, "xyz")
+		dacRedirected(t, g, "A21", resp, dacC1URI, respond.CodeAccessDenied, "xyz")
 		// The transaction is gone: approving afterwards fails locally.
 		again := dacPostConsent(t, g, b, url.Values{"txn": {txn}, "csrf": {csrf}, "decision": {"approve"}}, nil)
 		dacLocal(t, "A21 approve after deny", again, http.StatusBadRequest, false)
@@ -500,7 +488,7 @@ func TestMatrixAuthorize(t *testing.T) {
 		c4 := dacClient(t, g, "C4", dacC1URI)
 		txn, csrf = dacConsent(t, "A21", dacGet(t, b, g.URL+dacAuthzPath+"?"+dacQuery(g, c4).Encode(), nil))
 		g.noteSecret(txn)
-		dacSetClient(t, g, c4.ID, "https://elsewhere.example/cb")
+		dacSetClient(t, g, c4.ClientID, "https://elsewhere.example/cb")
 		before = g.snapshot(t)
 		resp = dacPostConsent(t, g, b, url.Values{"txn": {txn}, "csrf": {csrf}, "decision": {"deny"}}, nil)
 		g.assertInvariants(t, before, resp, none)
@@ -508,7 +496,7 @@ func TestMatrixAuthorize(t *testing.T) {
 	})
 
 	t.Run("A22/page-headers", func(t *testing.T) {
-		pages := map[string]*response{
+		pages := map[string]*testkit.Response{
 			"consent":     g.do(t, "GET", dacAuthzPath+"?"+dacQuery(g, c1).Encode(), "", "", dacHTML),
 			"error":       g.do(t, "GET", dacAuthzPath+"?client_id=unknown", "", "", dacHTML),
 			"callback":    g.do(t, "GET", "/api/v1/auth/callback?state=never&code=x", "", "", dacHTML),
@@ -535,7 +523,7 @@ func TestMatrixAuthorize(t *testing.T) {
 
 	t.Run("A23/remembered-consent-not-cross-site", func(t *testing.T) {
 		f := dacFlow(t, g, c1, g.URL+dacAuthzPath+"?"+dacQuery(g, c1).Encode(), "ada@example.com")
-		b := noRedirects(f.jar)
+		b := f.Browser.HTTP
 		authURL := g.URL + dacAuthzPath + "?" + dacQuery(g, c1).Encode()
 		// Same browser, a top-level navigation typed or from our own site: straight to WorkOS.
 		for _, site := range []string{"", "none", "same-origin"} {

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -35,7 +39,7 @@ func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 }
 
 // wantResourceError checks the drio resource envelope (I6) and that nothing was forwarded.
-func wantResourceError(t *testing.T, g *testGateway, row string, resp *response, status int, code string, forwardedBefore int64) {
+func wantResourceError(t *testing.T, g *testGateway, row string, resp *testkit.Response, status int, code string, forwardedBefore int64) {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Errorf("%s: got %d %s, want %d", row, resp.StatusCode, strings.TrimSpace(resp.Body), status)
@@ -50,7 +54,7 @@ func wantResourceError(t *testing.T, g *testGateway, row string, resp *response,
 }
 
 // wantChallenge checks a 401's Bearer challenge, with or without an error= attribute.
-func wantChallenge(t *testing.T, row string, resp *response, withError bool) {
+func wantChallenge(t *testing.T, row string, resp *testkit.Response, withError bool) {
 	t.Helper()
 	ch := resp.Header.Get("WWW-Authenticate")
 	if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `resource_metadata="`) {
@@ -69,7 +73,7 @@ func TestMatrixBearer(t *testing.T) {
 	t.Run("B1 no Authorization", func(t *testing.T) {
 		n := g.Resource.Requests()
 		resp := g.do(t, "GET", "/api/v1/me", "", "", nil)
-		wantResourceError(t, g, "B1", resp, 401, resUnauthorized, n)
+		wantResourceError(t, g, "B1", resp, 401, respond.EnvelopeUnauthorized, n)
 		wantChallenge(t, "B1", resp, false)
 	})
 
@@ -77,7 +81,7 @@ func TestMatrixBearer(t *testing.T) {
 		for _, h := range []string{"Basic dTpw", "Token abc", "DPoP abc"} {
 			n := g.Resource.Requests()
 			resp := g.do(t, "GET", "/api/v1/me", "", "", http.Header{"Authorization": {h}})
-			wantResourceError(t, g, "B2 "+h, resp, 401, resUnauthorized, n)
+			wantResourceError(t, g, "B2 "+h, resp, 401, respond.EnvelopeUnauthorized, n)
 			wantChallenge(t, "B2 "+h, resp, false)
 		}
 	})
@@ -107,15 +111,15 @@ func TestMatrixBearer(t *testing.T) {
 	t.Run("B5 more than one method", func(t *testing.T) {
 		n := g.Resource.Requests()
 		resp := g.do(t, "GET", "/api/v1/me", "", "", http.Header{"Authorization": {"Bearer " + access, "Bearer " + access}})
-		wantResourceError(t, g, "B5 two headers", resp, 400, resBadRequest, n)
-		resp = g.do(t, "GET", "/api/v1/me?access_token="+access, "", "", bearer(access))
-		wantResourceError(t, g, "B5 header+query", resp, 400, resBadRequest, n)
+		wantResourceError(t, g, "B5 two headers", resp, 400, respond.EnvelopeBadRequest, n)
+		resp = g.do(t, "GET", "/api/v1/me?access_token="+access, "", "", testkit.Bearer(access))
+		wantResourceError(t, g, "B5 header+query", resp, 400, respond.EnvelopeBadRequest, n)
 	})
 
 	t.Run("B6 query token only", func(t *testing.T) {
 		n := g.Resource.Requests()
 		resp := g.do(t, "GET", "/api/v1/me?access_token="+access, "", "", nil)
-		wantResourceError(t, g, "B6", resp, 401, resUnauthorized, n)
+		wantResourceError(t, g, "B6", resp, 401, respond.EnvelopeUnauthorized, n)
 		wantChallenge(t, "B6", resp, false)
 	})
 
@@ -124,10 +128,10 @@ func TestMatrixBearer(t *testing.T) {
 		if resp := g.me(t, a); resp.StatusCode != http.StatusOK {
 			t.Fatalf("B28: fresh token got %d", resp.StatusCode)
 		}
-		g.OAuth.revokeGrant(jwtSID(t, a), revokeCodeReplay, g.state())
+		g.OAuth.server.RevokeGrant(jwtSID(t, a), oauth.RevokeCodeReplay, g.state())
 		n := g.Resource.Requests()
 		resp := g.me(t, a)
-		wantResourceError(t, g, "B28", resp, 401, resUnauthorized, n)
+		wantResourceError(t, g, "B28", resp, 401, respond.EnvelopeUnauthorized, n)
 		wantChallenge(t, "B28", resp, true)
 		if !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 			t.Errorf("B28: challenge %q, want invalid_token", resp.Header.Get("WWW-Authenticate"))
@@ -138,7 +142,7 @@ func TestMatrixBearer(t *testing.T) {
 	t.Run("B28 foreign session", func(t *testing.T) {
 		foreign := g.WorkOS.MintAccessToken(workosmock.DemoUsers()[0], "session_NOTBROKEREDHERE", 0, nil)
 		n := g.Resource.Requests()
-		wantResourceError(t, g, "B28 foreign", g.me(t, foreign), 401, resUnauthorized, n)
+		wantResourceError(t, g, "B28 foreign", g.me(t, foreign), 401, respond.EnvelopeUnauthorized, n)
 	})
 
 	t.Run("B29 identity headers", func(t *testing.T) {
@@ -177,7 +181,7 @@ func TestMatrixBearerUnknownKid(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := signRS256(t, key, "kid_"+randomToken(6), map[string]any{
+			tok := signRS256(t, key, "kid_"+grants.RandomToken(6), map[string]any{
 				"iss": g.WorkOS.Issuer(), "sub": workosmock.DemoAdaID, "sid": jwtSID(t, access), "iat": now, "exp": now + 300,
 			})
 			statuses[i] = g.me(t, tok).StatusCode
@@ -240,7 +244,7 @@ func TestMatrixBearerColdStart(t *testing.T) {
 	n := g.Resource.Requests()
 	for i := 0; i < 3; i++ {
 		resp := g.me(t, tok)
-		wantResourceError(t, g, "B19 cold", resp, http.StatusServiceUnavailable, resInternal, n)
+		wantResourceError(t, g, "B19 cold", resp, http.StatusServiceUnavailable, respond.EnvelopeInternal, n)
 		if resp.Header.Get("Retry-After") == "" {
 			t.Errorf("B19: 503 without Retry-After")
 		}
@@ -248,10 +252,10 @@ func TestMatrixBearerColdStart(t *testing.T) {
 	g.WorkOS.ClearFaults()
 	// The verifier refetches with backoff (first retry after the 10 s minimum interval).
 	deadline := time.Now().Add(25 * time.Second)
-	for g.state().verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
+	for g.state().Verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if g.state().verifier.Stats().Keys == 0 {
+	if g.state().Verifier.Stats().Keys == 0 {
 		t.Fatalf("B19: no keys 25 s after the JWKS came back")
 	}
 	c := g.register(t)

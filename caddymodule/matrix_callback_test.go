@@ -13,15 +13,18 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
 const dacCallbackPath = "/api/v1/auth/callback"
 
 // dacCallbackURL is f's callback with its query changed by mutate.
-func dacCallbackURL(f *flow, mutate func(url.Values)) string {
-	u, _ := url.Parse(f.Callback)
+func dacCallbackURL(f *testkit.Flow, mutate func(url.Values)) string {
+	u, _ := url.Parse(f.CallbackURL)
 	q := u.Query()
 	if mutate != nil {
 		mutate(q)
@@ -31,11 +34,11 @@ func dacCallbackURL(f *flow, mutate func(url.Values)) string {
 }
 
 // dacVisit requests target from the flow's browser with header, checking the invariants.
-func dacVisit(t *testing.T, f *flow, target string, header http.Header, want invDelta) *response {
+func dacVisit(t *testing.T, g *testGateway, f *testkit.Flow, target string, header http.Header, want invDelta) *testkit.Response {
 	t.Helper()
-	before := f.g.snapshot(t)
-	resp := dacGet(t, noRedirects(f.jar), target, header)
-	f.g.assertInvariants(t, before, resp, want)
+	before := g.snapshot(t)
+	resp := dacGet(t, f.Browser.HTTP, target, header)
+	g.assertInvariants(t, before, resp, want)
 	return resp
 }
 
@@ -50,14 +53,14 @@ var (
 func TestMatrixCallback(t *testing.T) {
 	g := newTestGateway(t, nil)
 	c := g.register(t)
-	start := func() *flow { return g.startFlow(t, c, "ada@example.com") }
+	start := func() *testkit.Flow { return g.kit.StartFlow(t, c, "ada@example.com") }
 
 	t.Run("C1/never-issued-state", func(t *testing.T) {
 		f := start() // a live flow, so a pending record exists but is not this one
 		for _, q := range []string{"code=W&state=never-issued", "code=W&state=" + strings.Repeat("s", 43), "code=W", "code=W&state=",
 			"code=W&state=" + strings.Repeat("s", 5000), "state=%zz", "code=W&state=a&state=b"} {
 			for _, h := range []http.Header{dacHTML, nil} {
-				resp := dacVisit(t, f, g.URL+dacCallbackPath+"?"+q, h, dacNoCallback)
+				resp := dacVisit(t, g, f, g.URL+dacCallbackPath+"?"+q, h, dacNoCallback)
 				dacLocal(t, "C1 "+dacShort(q), resp, http.StatusBadRequest, h != nil)
 			}
 		}
@@ -65,15 +68,15 @@ func TestMatrixCallback(t *testing.T) {
 
 	t.Run("C2/replay", func(t *testing.T) {
 		f := start()
-		first := dacVisit(t, f, f.Callback, nil, dacSucceeded)
+		first := dacVisit(t, g, f, f.CallbackURL, nil, dacSucceeded)
 		loc, _ := url.Parse(first.Header.Get("Location"))
-		if first.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), c.Redirect+"?") || loc.Query().Get("code") == "" ||
+		if first.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), c.RedirectURI+"?") || loc.Query().Get("code") == "" ||
 			loc.Query().Get("state") != f.State || loc.Query().Get("iss") != g.App.Issuer {
 			t.Fatalf("C2 first: %d %q", first.StatusCode, first.Header.Get("Location"))
 		}
 		g.noteSecret(loc.Query().Get("code"))
 		for _, h := range []http.Header{nil, dacHTML} {
-			again := dacVisit(t, f, f.Callback, h, dacNoCallback)
+			again := dacVisit(t, g, f, f.CallbackURL, h, dacNoCallback)
 			dacLocal(t, "C2 replay", again, http.StatusBadRequest, h != nil)
 		}
 	})
@@ -82,27 +85,27 @@ func TestMatrixCallback(t *testing.T) {
 		f := start()
 		// No cookie at all.
 		before := g.snapshot(t)
-		resp := dacGet(t, noRedirects(nil), f.Callback, dacHTML)
+		resp := dacGet(t, testkit.NoRedirects(nil), f.CallbackURL, dacHTML)
 		g.assertInvariants(t, before, resp, dacNoCallback)
 		dacLocal(t, "C3 missing cookie", resp, http.StatusForbidden, true)
 		// Another browser, with its own binding cookie from its own authorization.
 		other := start()
 		before = g.snapshot(t)
-		resp = dacGet(t, noRedirects(other.jar), f.Callback, nil)
+		resp = dacGet(t, other.Browser.HTTP, f.CallbackURL, nil)
 		g.assertInvariants(t, before, resp, dacNoCallback)
 		dacLocal(t, "C3 other browser", resp, http.StatusForbidden, false)
 		// A forged cookie value.
-		req, _ := http.NewRequest("GET", f.Callback, nil)
-		req.AddCookie(&http.Cookie{Name: g.App.cookieName(bindingCookie), Value: strings.Repeat("A", 43)})
+		req, _ := http.NewRequest("GET", f.CallbackURL, nil)
+		req.AddCookie(&http.Cookie{Name: oauth.BindingCookie, Value: strings.Repeat("A", 43)})
 		before = g.snapshot(t)
-		resp = roundTrip(t, noRedirects(nil), req)
+		resp = testkit.RoundTrip(t, testkit.NoRedirects(nil), req)
 		g.assertInvariants(t, before, resp, dacNoCallback)
 		dacLocal(t, "C3 forged cookie", resp, http.StatusForbidden, false)
 		// The attacker did not burn the legitimate browser's sign-in.
-		if code := f.code(t); code == "" {
+		if code := f.Code(t); code == "" {
 			t.Error("C3: the legitimate callback failed after the refused ones")
 		}
-		g.noteSecret(other.code(t))
+		g.noteSecret(other.Code(t))
 	})
 
 	t.Run("C5/upstream-access-denied", func(t *testing.T) {
@@ -112,8 +115,8 @@ func TestMatrixCallback(t *testing.T) {
 			q.Set("error", "access_denied")
 			q.Set("error_description", `<script>alert(1)</script>"&x=`)
 		})
-		resp := dacVisit(t, f, target, dacHTML, dacTaken)
-		q := dacRedirected(t, g, "C5", resp, c.Redirect, codeAccessDenied, f.State)
+		resp := dacVisit(t, g, f, target, dacHTML, dacTaken)
+		q := dacRedirected(t, g, "C5", resp, c.RedirectURI, respond.CodeAccessDenied, f.State)
 		if d := q.Get("error_description"); strings.ContainsAny(d, `<>"`) || strings.Contains(d, "script") {
 			t.Errorf("C5: upstream description reflected: %q", d)
 		}
@@ -126,9 +129,9 @@ func TestMatrixCallback(t *testing.T) {
 		for _, code := range []string{"weird_upstream_code", "invalid_request", "<b>x</b>"} {
 			f := start()
 			target := dacCallbackURL(f, func(q url.Values) { q.Del("code"); q.Set("error", code) })
-			resp := dacVisit(t, f, target, nil, dacTaken)
-			q := dacRedirected(t, g, "C6 "+code, resp, c.Redirect, "", f.State)
-			if e := q.Get("error"); e != codeServerError && e != codeAccessDenied {
+			resp := dacVisit(t, g, f, target, nil, dacTaken)
+			q := dacRedirected(t, g, "C6 "+code, resp, c.RedirectURI, "", f.State)
+			if e := q.Get("error"); e != respond.CodeServerError && e != respond.CodeAccessDenied {
 				t.Errorf("C6 %s: error %q", code, e)
 			}
 			if strings.Contains(resp.Header.Get("Location"), "weird") {
@@ -154,11 +157,11 @@ func TestMatrixCallback(t *testing.T) {
 			f := start()
 			g.WorkOS.SetFault(workosmock.EndpointAuthenticateCode, fc.fault)
 			began := time.Now()
-			resp := dacVisit(t, f, f.Callback, dacHTML, dacExchanged)
+			resp := dacVisit(t, g, f, f.CallbackURL, dacHTML, dacExchanged)
 			took := time.Since(began)
 			g.WorkOS.ClearFaults()
-			q := dacRedirected(t, g, "C7 "+fc.name, resp, c.Redirect, "", f.State)
-			if e := q.Get("error"); e != codeServerError && e != codeTemporarilyUnavailable {
+			q := dacRedirected(t, g, "C7 "+fc.name, resp, c.RedirectURI, "", f.State)
+			if e := q.Get("error"); e != respond.CodeServerError && e != respond.CodeTemporarilyUnavailable {
 				t.Errorf("C7 %s: error %q", fc.name, e)
 			}
 			if took > time.Duration(g.App.WorkOS.Timeout)+time.Second {
@@ -170,9 +173,9 @@ func TestMatrixCallback(t *testing.T) {
 	t.Run("C8/workos-invalid-grant", func(t *testing.T) {
 		f := start()
 		target := dacCallbackURL(f, func(q url.Values) { q.Set("code", "01UPSTREAMCODEALREADYUSED") })
-		resp := dacVisit(t, f, target, nil, dacExchanged)
-		q := dacRedirected(t, g, "C8", resp, c.Redirect, "", f.State)
-		if e := q.Get("error"); e != codeAccessDenied && e != codeServerError {
+		resp := dacVisit(t, g, f, target, nil, dacExchanged)
+		q := dacRedirected(t, g, "C8", resp, c.RedirectURI, "", f.State)
+		if e := q.Get("error"); e != respond.CodeAccessDenied && e != respond.CodeServerError {
 			t.Errorf("C8: error %q", e)
 		}
 	})
@@ -181,71 +184,71 @@ func TestMatrixCallback(t *testing.T) {
 		for _, iss := range []string{"https://evil", g.App.Issuer, "https://api.workos.com.evil.test"} {
 			f := start()
 			target := dacCallbackURL(f, func(q url.Values) { q.Set("iss", iss) })
-			resp := dacVisit(t, f, target, nil, dacTaken)
-			dacRedirected(t, g, "C9 "+iss, resp, c.Redirect, codeServerError, f.State)
+			resp := dacVisit(t, g, f, target, nil, dacTaken)
+			dacRedirected(t, g, "C9 "+iss, resp, c.RedirectURI, respond.CodeServerError, f.State)
 		}
 	})
 
 	t.Run("C10/code-and-error-or-neither", func(t *testing.T) {
 		f := start()
 		target := dacCallbackURL(f, func(q url.Values) { q.Set("error", "access_denied") })
-		resp := dacVisit(t, f, target, nil, dacTaken)
-		q := dacRedirected(t, g, "C10 both", resp, c.Redirect, "", f.State)
-		if e := q.Get("error"); e != codeServerError && e != codeInvalidRequest {
+		resp := dacVisit(t, g, f, target, nil, dacTaken)
+		q := dacRedirected(t, g, "C10 both", resp, c.RedirectURI, "", f.State)
+		if e := q.Get("error"); e != respond.CodeServerError && e != respond.CodeInvalidRequest {
 			t.Errorf("C10 both: error %q, want server_error or invalid_request", e)
 		}
 		f = start()
 		target = dacCallbackURL(f, func(q url.Values) { q.Del("code") })
-		resp = dacVisit(t, f, target, nil, dacTaken)
-		q = dacRedirected(t, g, "C10 neither", resp, c.Redirect, "", f.State)
-		if e := q.Get("error"); e != codeServerError && e != codeInvalidRequest {
+		resp = dacVisit(t, g, f, target, nil, dacTaken)
+		q = dacRedirected(t, g, "C10 neither", resp, c.RedirectURI, "", f.State)
+		if e := q.Get("error"); e != respond.CodeServerError && e != respond.CodeInvalidRequest {
 			t.Errorf("C10 neither: error %q, want server_error or invalid_request", e)
 		}
 	})
 
 	t.Run("C12/registration-changed", func(t *testing.T) {
 		c5 := g.register(t)
-		f := g.startFlow(t, c5, "ada@example.com")
-		dacSetClient(t, g, c5.ID, "http://127.0.0.1:51004/other")
-		resp := dacVisit(t, f, f.Callback, dacHTML, dacTaken)
+		f := g.kit.StartFlow(t, c5, "ada@example.com")
+		dacSetClient(t, g, c5.ClientID, "http://127.0.0.1:51004/other")
+		resp := dacVisit(t, g, f, f.CallbackURL, dacHTML, dacTaken)
 		dacLocal(t, "C12 changed", resp, http.StatusBadRequest, true)
 
 		c6 := g.register(t)
-		f = g.startFlow(t, c6, "ada@example.com")
-		if err := g.store().Delete(context.Background(), store.Key(store.KindClient, c6.ID)); err != nil {
+		f = g.kit.StartFlow(t, c6, "ada@example.com")
+		if err := g.store().Delete(context.Background(), store.Key(store.KindClient, c6.ClientID)); err != nil {
 			t.Fatal(err)
 		}
-		resp = dacVisit(t, f, f.Callback, nil, dacTaken)
+		resp = dacVisit(t, g, f, f.CallbackURL, nil, dacTaken)
 		dacLocal(t, "C12 deleted", resp, http.StatusBadRequest, false)
 	})
 
 	t.Run("C13/state-and-code-are-not-credentials", func(t *testing.T) {
 		f := start()
-		u, _ := url.Parse(f.Callback)
+		u, _ := url.Parse(f.CallbackURL)
 		upstreamState := u.Query().Get("state")
 		done := start()
-		bridge := done.code(t)
+		bridge := done.Code(t)
 		for name, v := range map[string]string{"state": upstreamState, "bridge code": bridge, "upstream code": u.Query().Get("code")} {
 			before := g.snapshot(t)
-			resp := g.do(t, "GET", "/api/v1/me", "", "", bearer(v))
+			resp := g.do(t, "GET", "/api/v1/me", "", "", testkit.Bearer(v))
 			g.assertInvariants(t, before, resp, dacNoCallback)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("C13 %s as bearer: %d", name, resp.StatusCode)
 			}
 			req, _ := http.NewRequest("GET", g.URL+"/api/v1/me", nil)
-			req.AddCookie(&http.Cookie{Name: g.App.cookieName(bindingCookie), Value: v})
+			req.AddCookie(&http.Cookie{Name: oauth.BindingCookie, Value: v})
 			req.AddCookie(&http.Cookie{Name: "session", Value: v})
 			before = g.snapshot(t)
-			resp = roundTrip(t, noRedirects(nil), req)
+			resp = testkit.RoundTrip(t, testkit.NoRedirects(nil), req)
 			g.assertInvariants(t, before, resp, dacNoCallback)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("C13 %s as cookie: %d", name, resp.StatusCode)
 			}
 			for _, path := range []string{"/api/v1/auth/token", "/api/v1/auth/refresh"} {
 				before = g.snapshot(t)
-				resp = g.form(t, path, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {v}, "client_id": {c.ID}})
+				resp = g.form(t, path, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {v}, "client_id": {c.ClientID}})
 				g.assertInvariants(t, before, resp, dacNoCallback)
-				if resp.StatusCode != http.StatusBadRequest || resp.JSON["error"] != codeInvalidGrant {
+				if resp.StatusCode != http.StatusBadRequest || resp.JSON["error"] != respond.CodeInvalidGrant {
 					t.Errorf("C13 %s as refresh_token at %s: %d %s", name, path, resp.StatusCode, resp.Body)
 				}
 			}
@@ -253,13 +256,13 @@ func TestMatrixCallback(t *testing.T) {
 		// The state as a bridge code.
 		before := g.snapshot(t)
 		resp := g.form(t, "/api/v1/auth/token", url.Values{"grant_type": {"authorization_code"}, "code": {upstreamState},
-			"code_verifier": {f.Verifier}, "client_id": {c.ID}, "redirect_uri": {c.Redirect}})
+			"code_verifier": {f.Verifier}, "client_id": {c.ClientID}, "redirect_uri": {c.RedirectURI}})
 		g.assertInvariants(t, before, resp, dacNoCallback)
-		if resp.StatusCode != http.StatusBadRequest || resp.JSON["error"] != codeInvalidGrant {
+		if resp.StatusCode != http.StatusBadRequest || resp.JSON["error"] != respond.CodeInvalidGrant {
 			t.Errorf("C13 state as code: %d %s", resp.StatusCode, resp.Body)
 		}
 		// The flow itself is untouched by all that.
-		g.noteSecret(f.code(t))
+		g.noteSecret(f.Code(t))
 	})
 }
 
@@ -268,10 +271,10 @@ func TestMatrixCallback(t *testing.T) {
 func TestMatrixCallbackExpired(t *testing.T) {
 	g := newTestGateway(t, func(a *App) { a.PendingTTL = caddy.Duration(2 * time.Second) })
 	c := g.register(t)
-	f := g.startFlow(t, c, "ada@example.com")
+	f := g.kit.StartFlow(t, c, "ada@example.com")
 	time.Sleep(3100 * time.Millisecond)
 	before := g.snapshot(t)
-	resp := dacGet(t, noRedirects(f.jar), f.Callback, dacHTML)
+	resp := dacGet(t, f.Browser.HTTP, f.CallbackURL, dacHTML)
 	g.assertInvariants(t, before, resp, dacNoCallback)
 	dacLocal(t, "C4", resp, http.StatusBadRequest, true)
 }
@@ -282,12 +285,12 @@ func TestMatrixCallbackBadToken(t *testing.T) {
 	t.Run("C11/unknown-kid", func(t *testing.T) {
 		g := newTestGateway(t, nil)
 		c := g.register(t)
-		f := g.startFlow(t, c, "ada@example.com")
+		f := g.kit.StartFlow(t, c, "ada@example.com")
 		// WorkOS now signs with a key we cannot fetch.
 		g.WorkOS.RotateKeys(false)
 		g.WorkOS.SetFault(workosmock.EndpointJWKS, workosmock.Fault{Mode: workosmock.FaultStatus, Status: 500})
 		before := g.snapshot(t)
-		resp := dacGet(t, noRedirects(f.jar), f.Callback, nil)
+		resp := dacGet(t, f.Browser.HTTP, f.CallbackURL, nil)
 		after := g.snapshot(t)
 		// The one on-demand refetch may or may not be allowed yet by its rate limit.
 		jwks := int(after.WorkOS[workosmock.EndpointJWKS] - before.WorkOS[workosmock.EndpointJWKS])
@@ -295,15 +298,15 @@ func TestMatrixCallbackBadToken(t *testing.T) {
 			t.Errorf("C11: %d JWKS fetches for one unknown kid", jwks)
 		}
 		g.assertInvariants(t, before, resp, changes(store.KindPending, -1, workosmock.EndpointAuthenticateCode, 1, workosmock.EndpointJWKS, jwks))
-		dacRedirected(t, g, "C11 unknown kid", resp, c.Redirect, codeServerError, f.State)
+		dacRedirected(t, g, "C11 unknown kid", resp, c.RedirectURI, respond.CodeServerError, f.State)
 	})
 	t.Run("C11/wrong-iss", func(t *testing.T) {
 		g := newTestGateway(t, func(a *App) { a.TokenIssuers = []string{"https://issuer.other.example/"} })
 		c := g.register(t)
-		f := g.startFlow(t, c, "ada@example.com")
+		f := g.kit.StartFlow(t, c, "ada@example.com")
 		before := g.snapshot(t)
-		resp := dacGet(t, noRedirects(f.jar), f.Callback, nil)
+		resp := dacGet(t, f.Browser.HTTP, f.CallbackURL, nil)
 		g.assertInvariants(t, before, resp, dacExchanged)
-		dacRedirected(t, g, "C11 wrong iss", resp, c.Redirect, codeServerError, f.State)
+		dacRedirected(t, g, "C11 wrong iss", resp, c.RedirectURI, respond.CodeServerError, f.State)
 	})
 }

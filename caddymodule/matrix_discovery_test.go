@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
 const dacHTTPSIssuer = "https://gw.example"
@@ -67,7 +69,7 @@ func TestMatrixDiscovery(t *testing.T) {
 			req.Header.Set("X-Forwarded-Proto", "http")
 			req.Header.Set("Forwarded", "host=evil.test;proto=http")
 			before := g.snapshot(t)
-			resp := roundTrip(t, noRedirects(nil), req)
+			resp := testkit.RoundTrip(t, testkit.NoRedirects(nil), req)
 			g.assertInvariants(t, before, resp, changes())
 			if resp.StatusCode != http.StatusOK || resp.Body != plain.Body {
 				t.Errorf("D2 %s: %d, body differs from the plain request:\n%s\n%s", path, resp.StatusCode, resp.Body, plain.Body)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -120,7 +121,7 @@ func TestMatrixProxy(t *testing.T) {
 			t.Errorf("P6: the upstream received Authorization %d values", len(v))
 		}
 		// Public routes too.
-		resp := g.do(t, "GET", "/api/v1/templates", "", "", bearer(ada))
+		resp := g.do(t, "GET", "/api/v1/templates", "", "", testkit.Bearer(ada))
 		if resp.StatusCode >= 500 {
 			t.Errorf("P6: public route got %d", resp.StatusCode)
 		}

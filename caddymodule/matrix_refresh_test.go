@@ -12,6 +12,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -20,7 +23,7 @@ import (
 // gatewayOptions extend newTestGateway for rows that need the WorkOS stand-in faulted before
 // the gateway starts (B19) or its answers cut on the wire (F8).
 // wantSamePair asserts a 200 whose pair equals (access, refresh).
-func wantSamePair(t *testing.T, g *testGateway, row string, resp *response, access, refresh string) {
+func wantSamePair(t *testing.T, g *testGateway, row string, resp *testkit.Response, access, refresh string) {
 	t.Helper()
 	a, r := wantTokens(t, g, row, resp)
 	if a != access || r != refresh {
@@ -54,9 +57,9 @@ func TestMatrixRefresh(t *testing.T) {
 
 	t.Run("F2 bad refresh tokens", func(t *testing.T) {
 		before := g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh)
-		g.refuse(t, "F2 random", refreshForm(c1, randomToken(32)), 400, codeInvalidGrant)
-		g.refuse(t, "F2 empty", refreshForm(c1, ""), 400, codeInvalidRequest)
-		g.refuse(t, "F2 10KiB", refreshForm(c1, strings.Repeat("r", 10<<10)), 400, codeInvalidGrant)
+		g.refuse(t, "F2 random", refreshForm(c1, grants.RandomToken(32)), 400, respond.CodeInvalidGrant)
+		g.refuse(t, "F2 empty", refreshForm(c1, ""), 400, respond.CodeInvalidRequest)
+		g.refuse(t, "F2 10KiB", refreshForm(c1, strings.Repeat("r", 10<<10)), 400, respond.CodeInvalidGrant)
 		if g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh) != before {
 			t.Errorf("F2: an unknown refresh token reached WorkOS")
 		}
@@ -65,7 +68,7 @@ func TestMatrixRefresh(t *testing.T) {
 	t.Run("F3 other client", func(t *testing.T) {
 		_, r0 := g.login(t, c1, "ada@example.com")
 		before := g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh)
-		g.refuse(t, "F3", refreshForm(c2, r0), 400, codeInvalidGrant)
+		g.refuse(t, "F3", refreshForm(c2, r0), 400, respond.CodeInvalidGrant)
 		if g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh) != before {
 			t.Errorf("F3: another client's refresh reached WorkOS")
 		}
@@ -80,9 +83,9 @@ func TestMatrixRefresh(t *testing.T) {
 	t.Run("F6 WorkOS refuses", func(t *testing.T) {
 		access, r0 := g.login(t, c1, "ada@example.com")
 		g.WorkOS.ExpireSession(jwtSID(t, access))
-		wantOAuthError(t, "F6", g.form(t, tokenPath, refreshForm(c1, r0)), 400, codeInvalidGrant)
+		wantOAuthError(t, "F6", g.form(t, tokenPath, refreshForm(c1, r0)), 400, respond.CodeInvalidGrant)
 		before := g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh)
-		wantOAuthError(t, "F6 again", g.form(t, tokenPath, refreshForm(c1, r0)), 400, codeInvalidGrant)
+		wantOAuthError(t, "F6 again", g.form(t, tokenPath, refreshForm(c1, r0)), 400, respond.CodeInvalidGrant)
 		if g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh) != before {
 			t.Errorf("F6: a dead grant called WorkOS again")
 		}
@@ -101,7 +104,7 @@ func TestMatrixRefresh(t *testing.T) {
 			g.WorkOS.SetFault(workosmock.EndpointAuthenticateRefresh, f)
 			resp := g.form(t, tokenPath, refreshForm(c1, r0))
 			g.WorkOS.ClearFaults()
-			wantOAuthError(t, "F7 "+string(f.Mode), resp, 503, codeTemporarilyUnavailable)
+			wantOAuthError(t, "F7 "+string(f.Mode), resp, 503, respond.CodeTemporarilyUnavailable)
 			if resp.Header.Get("Retry-After") == "" {
 				t.Errorf("F7 %s: no Retry-After", f.Mode)
 			}
@@ -113,7 +116,7 @@ func TestMatrixRefresh(t *testing.T) {
 		_, r0 := g.login(t, c1, "ada@example.com")
 		form := refreshForm(c1, r0)
 		form.Set("scope", "openid admin:everything")
-		wantOAuthError(t, "F9", g.form(t, tokenPath, form), 400, codeInvalidScope)
+		wantOAuthError(t, "F9", g.form(t, tokenPath, form), 400, respond.CodeInvalidScope)
 		wantTokens(t, g, "F9 then plain", g.form(t, tokenPath, refreshForm(c1, r0)))
 	})
 
@@ -123,7 +126,7 @@ func TestMatrixRefresh(t *testing.T) {
 			before := g.WorkOS.Hits(workosmock.EndpointAuthenticateRefresh)
 			const n = 20
 			start := make(chan struct{})
-			resps := make([]*response, n)
+			resps := make([]*testkit.Response, n)
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Add(1)
@@ -145,7 +148,7 @@ func TestMatrixRefresh(t *testing.T) {
 					} else if p != pair {
 						t.Errorf("F10: request %d got a second token family", i)
 					}
-				case resp.StatusCode == 400 && resp.JSON["error"] == codeInvalidGrant:
+				case resp.StatusCode == 400 && resp.JSON["error"] == respond.CodeInvalidGrant:
 				default:
 					t.Errorf("F10: request %d got %d %s", i, resp.StatusCode, resp.Body)
 				}
@@ -165,7 +168,7 @@ func TestMatrixRefreshReuseAfterGrace(t *testing.T) {
 	_, r0 := g.login(t, c, "ada@example.com")
 	a1, r1 := wantTokens(t, g, "F4", g.form(t, tokenPath, refreshForm(c, r0)))
 	time.Sleep(2100 * time.Millisecond)
-	wantOAuthError(t, "F4 reuse", g.form(t, tokenPath, refreshForm(c, r0)), 400, codeInvalidGrant)
+	wantOAuthError(t, "F4 reuse", g.form(t, tokenPath, refreshForm(c, r0)), 400, respond.CodeInvalidGrant)
 	wantSessionRevoked(t, g, c, "F4", a1, r1)
 }
 
@@ -218,7 +221,7 @@ func TestMatrixRefreshTruncated(t *testing.T) {
 		_, r0 := g.login(t, c, "ada@example.com")
 		g.WorkOS.SetFault(workosmock.EndpointAuthenticateRefresh, workosmock.Fault{Mode: workosmock.FaultTruncate, Count: 1})
 		resp := g.form(t, tokenPath, refreshForm(c, r0))
-		wantOAuthError(t, "F8 truncated", resp, 503, codeTemporarilyUnavailable)
+		wantOAuthError(t, "F8 truncated", resp, 503, respond.CodeTemporarilyUnavailable)
 		a1, r1 := wantTokens(t, g, "F8 retry", g.form(t, tokenPath, refreshForm(c, r0)))
 		wantSamePair(t, g, "F8 retry again", g.form(t, tokenPath, refreshForm(c, r0)), a1, r1)
 	})
@@ -227,7 +230,7 @@ func TestMatrixRefreshTruncated(t *testing.T) {
 		_, r0 := g.login(t, c, "ada@example.com")
 		tr.armed.Store(1)
 		resp := g.form(t, tokenPath, refreshForm(c, r0))
-		wantOAuthError(t, "F8 lost answer", resp, 503, codeTemporarilyUnavailable)
+		wantOAuthError(t, "F8 lost answer", resp, 503, respond.CodeTemporarilyUnavailable)
 		// Deterministic afterwards: two retries give the same class of answer, never a 5xx.
 		first := g.form(t, tokenPath, refreshForm(c, r0))
 		second := g.form(t, tokenPath, refreshForm(c, r0))
@@ -236,8 +239,8 @@ func TestMatrixRefreshTruncated(t *testing.T) {
 			a1, r1 := wantTokens(t, g, "F8 retry", first)
 			wantSamePair(t, g, "F8 retry again", second, a1, r1)
 		default:
-			wantOAuthError(t, "F8 retry", first, 400, codeInvalidGrant)
-			wantOAuthError(t, "F8 retry again", second, 400, codeInvalidGrant)
+			wantOAuthError(t, "F8 retry", first, 400, respond.CodeInvalidGrant)
+			wantOAuthError(t, "F8 retry again", second, 400, respond.CodeInvalidGrant)
 		}
 	})
 }

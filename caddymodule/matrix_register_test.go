@@ -16,14 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
 const dacRegisterPath = "/api/v1/auth/register"
 
 // dacRegister posts a registration body and checks the invariants: a 201 creates exactly one
 // client record, anything else none.
-func dacRegister(t *testing.T, g *testGateway, ctype, body string) *response {
+func dacRegister(t *testing.T, g *testGateway, ctype, body string) *testkit.Response {
 	t.Helper()
 	before := g.snapshot(t)
 	resp := g.do(t, "POST", dacRegisterPath, ctype, body, nil)
@@ -39,7 +41,7 @@ func dacRegister(t *testing.T, g *testGateway, ctype, body string) *response {
 }
 
 // dacRefused asserts a 400 with the OAuth error code and no client_id.
-func dacRefused(t *testing.T, row string, resp *response, code string) {
+func dacRefused(t *testing.T, row string, resp *testkit.Response, code string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusBadRequest || resp.JSON["error"] != code {
 		t.Errorf("%s: %d %s, want 400 %s", row, resp.StatusCode, resp.Body, code)
@@ -93,7 +95,7 @@ func TestMatrixRegister(t *testing.T) {
 	t.Run("R2/redirect-uris-missing-or-wrong-type", func(t *testing.T) {
 		for _, body := range []string{`{}`, `{"redirect_uris":[]}`, `{"redirect_uris":"https://app.example/cb"}`,
 			`{"redirect_uris":null}`, `{"redirect_uris":{"a":"https://app.example/cb"}}`, `{"redirect_uris":[1]}`} {
-			dacRefused(t, "R2 "+body, dacRegister(t, g, js, body), codeInvalidRedirectURI)
+			dacRefused(t, "R2 "+body, dacRegister(t, g, js, body), respond.CodeInvalidRedirectURI)
 		}
 	})
 
@@ -101,7 +103,7 @@ func TestMatrixRegister(t *testing.T) {
 		t.Helper()
 		t.Run(row, func(t *testing.T) {
 			for _, u := range uris {
-				dacRefused(t, fmt.Sprintf("%s %q", row, u), dacRegister(t, g, js, dacRegBody(u)), codeInvalidRedirectURI)
+				dacRefused(t, fmt.Sprintf("%s %q", row, u), dacRegister(t, g, js, dacRegBody(u)), respond.CodeInvalidRedirectURI)
 			}
 		})
 	}
@@ -128,9 +130,9 @@ func TestMatrixRegister(t *testing.T) {
 		for i := range 11 {
 			many = append(many, fmt.Sprintf("https://app.example/cb%d", i))
 		}
-		dacRefused(t, "R10 11 URIs", dacRegister(t, g, js, dacRegBody(many...)), codeInvalidClientMetadata)
+		dacRefused(t, "R10 11 URIs", dacRegister(t, g, js, dacRegBody(many...)), respond.CodeInvalidClientMetadata)
 		long := "https://app.example/" + strings.Repeat("a", 2049)
-		dacRefused(t, "R10 long URI", dacRegister(t, g, js, dacRegBody(long)), codeInvalidClientMetadata)
+		dacRefused(t, "R10 long URI", dacRegister(t, g, js, dacRegBody(long)), respond.CodeInvalidClientMetadata)
 		if resp := dacRegister(t, g, js, dacRegBody(many[:10]...)); resp.StatusCode != http.StatusCreated {
 			t.Errorf("R10: 10 URIs refused: %d %s", resp.StatusCode, resp.Body)
 		}
@@ -139,23 +141,23 @@ func TestMatrixRegister(t *testing.T) {
 	t.Run("R11/grant-types", func(t *testing.T) {
 		for _, gt := range []string{"password", "implicit", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "foo"} {
 			body := `{"redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code","` + gt + `"]}`
-			dacRefused(t, "R11 "+gt, dacRegister(t, g, js, body), codeInvalidClientMetadata)
+			dacRefused(t, "R11 "+gt, dacRegister(t, g, js, body), respond.CodeInvalidClientMetadata)
 			body = `{"redirect_uris":["https://app.example/cb"],"grant_types":["` + gt + `"]}`
-			dacRefused(t, "R11 only "+gt, dacRegister(t, g, js, body), codeInvalidClientMetadata)
+			dacRefused(t, "R11 only "+gt, dacRegister(t, g, js, body), respond.CodeInvalidClientMetadata)
 		}
 	})
 
 	t.Run("R12/response-types", func(t *testing.T) {
 		for _, extra := range []string{`"response_types":["token"]`, `"response_types":["code","token"]`, `"response_types":["id_token"]`,
 			`"response_types":["code"],"grant_types":["refresh_token"]`} {
-			dacRefused(t, "R12 "+extra, dacRegister(t, g, js, `{"redirect_uris":["https://app.example/cb"],`+extra+`}`), codeInvalidClientMetadata)
+			dacRefused(t, "R12 "+extra, dacRegister(t, g, js, `{"redirect_uris":["https://app.example/cb"],`+extra+`}`), respond.CodeInvalidClientMetadata)
 		}
 	})
 
 	t.Run("R13/auth-method", func(t *testing.T) {
 		for _, m := range []string{"private_key_jwt", "tls_client_auth", "client_secret_jwt", "bogus"} {
 			body := `{"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"` + m + `"}`
-			dacRefused(t, "R13 "+m, dacRegister(t, g, js, body), codeInvalidClientMetadata)
+			dacRefused(t, "R13 "+m, dacRegister(t, g, js, body), respond.CodeInvalidClientMetadata)
 		}
 	})
 
@@ -221,7 +223,7 @@ func TestMatrixRegister(t *testing.T) {
 	t.Run("R17/unsafe-metadata-uris", func(t *testing.T) {
 		for _, extra := range []string{`"logo_uri":"javascript:x"`, `"client_uri":"data:text/html,x"`, `"policy_uri":"http://evil.test/p"`,
 			`"tos_uri":"https://user@evil.test/"`, `"logo_uri":"file:///etc/passwd"`} {
-			dacRefused(t, "R17 "+extra, dacRegister(t, g, js, `{"redirect_uris":["https://app.example/cb"],`+extra+`}`), codeInvalidClientMetadata)
+			dacRefused(t, "R17 "+extra, dacRegister(t, g, js, `{"redirect_uris":["https://app.example/cb"],`+extra+`}`), respond.CodeInvalidClientMetadata)
 		}
 	})
 
@@ -290,7 +292,7 @@ func TestMatrixRegister(t *testing.T) {
 			"empty":         ``,
 			"null":          `null`,
 		} {
-			dacRefused(t, "R20 "+name, dacRegister(t, g, js, body), codeInvalidClientMetadata)
+			dacRefused(t, "R20 "+name, dacRegister(t, g, js, body), respond.CodeInvalidClientMetadata)
 		}
 		// 10,000 levels do not fit the body limit: refused as too large, before any parsing.
 		deep := `{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`
@@ -303,7 +305,7 @@ func TestMatrixRegister(t *testing.T) {
 		for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "", "multipart/form-data; boundary=x"} {
 			resp := dacRegister(t, g, ct, dacRegBody("https://app.example/cb"))
 			if resp.StatusCode != http.StatusUnsupportedMediaType {
-				dacRefused(t, "R21 "+ct, resp, codeInvalidClientMetadata)
+				dacRefused(t, "R21 "+ct, resp, respond.CodeInvalidClientMetadata)
 			}
 		}
 		if resp := dacRegister(t, g, "application/json; charset=utf-8", dacRegBody("https://app.example/cb")); resp.StatusCode != http.StatusCreated {
@@ -328,7 +330,7 @@ func TestMatrixRegister(t *testing.T) {
 func TestMatrixRegisterRateLimit(t *testing.T) {
 	g := newTestGateway(t, func(a *App) { a.RateLimit = &RateLimitConfig{PerSecond: 1, Burst: 20} })
 	before := g.count(store.KindClient)
-	var limited *response
+	var limited *testkit.Response
 	for i := range 200 {
 		resp := g.do(t, "POST", dacRegisterPath, "application/json", dacRegBody("https://app.example/cb"), nil)
 		assertResponseInvariants(t, resp)

@@ -14,18 +14,24 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/drio-gateway/gateway/caddymodule/store"
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
 // Security matrix §2.5 (T rows) at the handler level. Shared helpers of the matrix_*_test.go
 // files live here too.
 
-const tokenPath = "/api/v1/auth/token"
+const (
+	tokenPath     = "/api/v1/auth/token"
+	authorizePath = "/api/v1/auth/authorize"
+)
 
 // wantOAuthError checks an OAuth error answer: status, error code, JSON content type and
 // (on the token and refresh routes) Cache-Control: no-store (invariants I1, I6).
-func wantOAuthError(t *testing.T, row string, resp *response, status int, code string) {
+func wantOAuthError(t *testing.T, row string, resp *testkit.Response, status int, code string) {
 	t.Helper()
 	if resp.StatusCode != status || resp.JSON["error"] != code {
 		t.Errorf("%s: got %d %s, want %d %s", row, resp.StatusCode, strings.TrimSpace(resp.Body), status, code)
@@ -36,7 +42,7 @@ func wantOAuthError(t *testing.T, row string, resp *response, status int, code s
 
 // checkOAuthShape asserts the I6 shape of any token-route answer and that no tokens come
 // with an error.
-func checkOAuthShape(t *testing.T, row string, resp *response) {
+func checkOAuthShape(t *testing.T, row string, resp *testkit.Response) {
 	t.Helper()
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("%s: Content-Type %q, want application/json", row, resp.Header.Get("Content-Type"))
@@ -68,7 +74,7 @@ func (g *testGateway) refuse(t *testing.T, row string, form url.Values, status i
 }
 
 // wantTokens checks a 200 token answer and returns the pair.
-func wantTokens(t *testing.T, g *testGateway, row string, resp *response) (access, refresh string) {
+func wantTokens(t *testing.T, g *testGateway, row string, resp *testkit.Response) (access, refresh string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: got %d %s, want 200 with tokens", row, resp.StatusCode, resp.Body)
@@ -88,14 +94,13 @@ func wantTokens(t *testing.T, g *testGateway, row string, resp *response) (acces
 }
 
 // codeRec reads the store record of a bridge code.
-func codeRec(t *testing.T, g *testGateway, code string) (codeRecord, bool) {
+func codeRec(t *testing.T, g *testGateway, code string) (grants.Code, bool) {
 	t.Helper()
-	var rec codeRecord
-	_, err := getJSON(context.Background(), g.store(), store.Key(store.KindCode, store.HashID(code)), &rec)
+	rec, err := g.grants().Codes.Get(context.Background(), code)
 	if err != nil {
-		return rec, false
+		return grants.Code{}, false
 	}
-	return rec, true
+	return *rec, true
 }
 
 // wantUnconsumed asserts that the code can still be redeemed (not redeemed, not burned).
@@ -141,19 +146,19 @@ func waitRevokedAtWorkOS(g *testGateway, sid string) bool {
 }
 
 // me calls the protected /api/v1/me with token.
-func (g *testGateway) me(t *testing.T, token string) *response {
+func (g *testGateway) me(t *testing.T, token string) *testkit.Response {
 	t.Helper()
-	return g.do(t, "GET", "/api/v1/me", "", "", bearer(token))
+	return g.do(t, "GET", "/api/v1/me", "", "", testkit.Bearer(token))
 }
 
 // refreshForm is the refresh grant for rt by client c.
-func refreshForm(c *unitClient, rt string) url.Values {
-	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {c.ID}}
+func refreshForm(c *testkit.Registration, rt string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {c.ClientID}}
 }
 
 // wantSessionRevoked asserts the T5/F4 consequences: the access token is refused at once,
 // the refresh token fails, and WorkOS was told.
-func wantSessionRevoked(t *testing.T, g *testGateway, c *unitClient, row, access, refresh string) {
+func wantSessionRevoked(t *testing.T, g *testGateway, c *testkit.Registration, row, access, refresh string) {
 	t.Helper()
 	if resp := g.me(t, access); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("%s: the revoked session's access token got %d at /api/v1/me, want 401", row, resp.StatusCode)
@@ -161,7 +166,7 @@ func wantSessionRevoked(t *testing.T, g *testGateway, c *unitClient, row, access
 		t.Errorf("%s: 401 without invalid_token: %q", row, resp.Header.Get("WWW-Authenticate"))
 	}
 	if refresh != "" {
-		wantOAuthError(t, row+" refresh", g.form(t, tokenPath, refreshForm(c, refresh)), 400, codeInvalidGrant)
+		wantOAuthError(t, row+" refresh", g.form(t, tokenPath, refreshForm(c, refresh)), 400, respond.CodeInvalidGrant)
 	}
 	if !waitRevokedAtWorkOS(g, jwtSID(t, access)) {
 		t.Errorf("%s: the WorkOS session was not revoked", row)
@@ -169,11 +174,10 @@ func wantSessionRevoked(t *testing.T, g *testGateway, c *unitClient, row, access
 }
 
 // freshCode runs a flow up to the bridge code.
-func freshCode(t *testing.T, g *testGateway, c *unitClient) (*flow, string) {
+func freshCode(t *testing.T, g *testGateway, c *testkit.Registration) (*testkit.Flow, string) {
 	t.Helper()
-	f := g.startFlow(t, c, "ada@example.com")
-	g.noteSecret(f.Verifier)
-	return f, f.code(t)
+	f := g.kit.StartFlow(t, c, "ada@example.com") // notes the verifier, codes and states
+	return f, f.Code(t)
 }
 
 func TestMatrixToken(t *testing.T) {
@@ -183,7 +187,7 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T1 valid", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		access, _ := wantTokens(t, g, "T1", g.form(t, tokenPath, f.tokenForm(code)))
+		access, _ := wantTokens(t, g, "T1", g.form(t, tokenPath, f.TokenForm(code)))
 		if resp := g.me(t, access); resp.StatusCode != http.StatusOK {
 			t.Errorf("T1: access token refused: %d", resp.StatusCode)
 		}
@@ -191,23 +195,23 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T2 wrong verifier does not consume; three failures burn", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		wrong := f.tokenForm(code)
+		wrong := f.TokenForm(code)
 		wrong.Set("code_verifier", strings.Repeat("A", 43))
-		wantOAuthError(t, "T2", g.form(t, tokenPath, wrong), 400, codeInvalidGrant)
+		wantOAuthError(t, "T2", g.form(t, tokenPath, wrong), 400, respond.CodeInvalidGrant)
 		wantUnconsumed(t, g, "T2", code)
-		wantTokens(t, g, "T2 then right verifier", g.form(t, tokenPath, f.tokenForm(code)))
+		wantTokens(t, g, "T2 then right verifier", g.form(t, tokenPath, f.TokenForm(code)))
 
 		f, code = freshCode(t, g, c1)
-		wrong = f.tokenForm(code)
+		wrong = f.TokenForm(code)
 		wrong.Set("code_verifier", strings.Repeat("A", 43))
 		hitsBefore := g.WorkOS.Hits(workosmock.EndpointRevoke)
-		for i := 0; i < maxCodeFailures; i++ {
-			wantOAuthError(t, "T2 burn", g.form(t, tokenPath, wrong), 400, codeInvalidGrant)
+		for i := 0; i < oauth.MaxCodeFailures; i++ {
+			wantOAuthError(t, "T2 burn", g.form(t, tokenPath, wrong), 400, respond.CodeInvalidGrant)
 		}
 		if rec, _ := codeRec(t, g, code); !rec.Burned || len(rec.Sealed) != 0 {
-			t.Errorf("T2: after %d failures the code is not burned", maxCodeFailures)
+			t.Errorf("T2: after %d failures the code is not burned", oauth.MaxCodeFailures)
 		}
-		wantOAuthError(t, "T2 after burn", g.form(t, tokenPath, f.tokenForm(code)), 400, codeInvalidGrant)
+		wantOAuthError(t, "T2 after burn", g.form(t, tokenPath, f.TokenForm(code)), 400, respond.CodeInvalidGrant)
 		if g.WorkOS.Hits(workosmock.EndpointRevoke) != hitsBefore {
 			t.Errorf("T2: a wrong verifier revoked something")
 		}
@@ -215,19 +219,19 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T3 missing verifier", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
+		form := f.TokenForm(code)
 		form.Del("code_verifier")
-		g.refuse(t, "T3", form, 400, codeInvalidGrant)
+		g.refuse(t, "T3", form, 400, respond.CodeInvalidGrant)
 		wantUnconsumed(t, g, "T3", code)
 	})
 
 	t.Run("T4 malformed verifiers", func(t *testing.T) {
 		for _, v := range []string{strings.Repeat("a", 42), strings.Repeat("a", 129), strings.Repeat("a", 40) + "+/="} {
 			f, code := freshCode(t, g, c1)
-			form := f.tokenForm(code)
+			form := f.TokenForm(code)
 			form.Set("code_verifier", v)
 			resp := g.form(t, tokenPath, form)
-			if resp.StatusCode != 400 || (resp.JSON["error"] != codeInvalidGrant && resp.JSON["error"] != codeInvalidRequest) {
+			if resp.StatusCode != 400 || (resp.JSON["error"] != respond.CodeInvalidGrant && resp.JSON["error"] != respond.CodeInvalidRequest) {
 				t.Errorf("T4 %d chars: %d %s", len(v), resp.StatusCode, resp.Body)
 			}
 			checkOAuthShape(t, "T4", resp)
@@ -236,24 +240,24 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T5 replay by the verifier holder revokes", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		access, refresh := wantTokens(t, g, "T5", g.form(t, tokenPath, f.tokenForm(code)))
+		access, refresh := wantTokens(t, g, "T5", g.form(t, tokenPath, f.TokenForm(code)))
 		time.Sleep(time.Second)
-		wantOAuthError(t, "T5 replay", g.form(t, tokenPath, f.tokenForm(code)), 400, codeInvalidGrant)
+		wantOAuthError(t, "T5 replay", g.form(t, tokenPath, f.TokenForm(code)), 400, respond.CodeInvalidGrant)
 		wantSessionRevoked(t, g, c1, "T5", access, refresh)
 		// F11: a refresh after the revocation stays refused; a second replay stays refused.
-		wantOAuthError(t, "T5 second replay", g.form(t, tokenPath, f.tokenForm(code)), 400, codeInvalidGrant)
+		wantOAuthError(t, "T5 second replay", g.form(t, tokenPath, f.TokenForm(code)), 400, respond.CodeInvalidGrant)
 	})
 
 	t.Run("T6 replay by a stranger revokes nothing", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		access, refresh := wantTokens(t, g, "T6", g.form(t, tokenPath, f.tokenForm(code)))
-		wrong := f.tokenForm(code)
+		access, refresh := wantTokens(t, g, "T6", g.form(t, tokenPath, f.TokenForm(code)))
+		wrong := f.TokenForm(code)
 		wrong.Set("code_verifier", strings.Repeat("B", 43))
-		wantOAuthError(t, "T6 wrong verifier", g.form(t, tokenPath, wrong), 400, codeInvalidGrant)
-		other := f.tokenForm(code)
-		other.Set("client_id", c2.ID)
-		other.Set("redirect_uri", c2.Redirect)
-		wantOAuthError(t, "T6 other client", g.form(t, tokenPath, other), 400, codeInvalidGrant)
+		wantOAuthError(t, "T6 wrong verifier", g.form(t, tokenPath, wrong), 400, respond.CodeInvalidGrant)
+		other := f.TokenForm(code)
+		other.Set("client_id", c2.ClientID)
+		other.Set("redirect_uri", c2.RedirectURI)
+		wantOAuthError(t, "T6 other client", g.form(t, tokenPath, other), 400, respond.CodeInvalidGrant)
 		if resp := g.me(t, access); resp.StatusCode != http.StatusOK {
 			t.Errorf("T6: the legitimate access token got %d after a stranger's replay", resp.StatusCode)
 		}
@@ -266,28 +270,28 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T8 another client", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
-		form.Set("client_id", c2.ID)
-		form.Set("redirect_uri", c2.Redirect)
-		wantOAuthError(t, "T8", g.form(t, tokenPath, form), 400, codeInvalidGrant)
+		form := f.TokenForm(code)
+		form.Set("client_id", c2.ClientID)
+		form.Set("redirect_uri", c2.RedirectURI)
+		wantOAuthError(t, "T8", g.form(t, tokenPath, form), 400, respond.CodeInvalidGrant)
 		form.Set("client_id", "client_unknown")
 		form.Del("redirect_uri")
-		wantOAuthError(t, "T8 unknown client", g.form(t, tokenPath, form), 401, codeInvalidClient)
+		wantOAuthError(t, "T8 unknown client", g.form(t, tokenPath, form), 401, respond.CodeInvalidClient)
 		wantUnconsumed(t, g, "T8", code)
-		wantTokens(t, g, "T8 then owner", g.form(t, tokenPath, f.tokenForm(code)))
+		wantTokens(t, g, "T8 then owner", g.form(t, tokenPath, f.TokenForm(code)))
 	})
 
 	t.Run("T9 other redirect_uri", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
+		form := f.TokenForm(code)
 		form.Set("redirect_uri", "http://127.0.0.1:51004/other")
-		g.refuse(t, "T9", form, 400, codeInvalidGrant)
+		g.refuse(t, "T9", form, 400, respond.CodeInvalidGrant)
 		wantUnconsumed(t, g, "T9", code)
 	})
 
 	t.Run("T10 redirect_uri omitted", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
+		form := f.TokenForm(code)
 		form.Del("redirect_uri")
 		wantTokens(t, g, "T10", g.form(t, tokenPath, form))
 	})
@@ -296,35 +300,35 @@ func TestMatrixToken(t *testing.T) {
 		for _, tc := range []struct {
 			code, want string
 		}{
-			{randomToken(32), codeInvalidGrant},
-			{"", codeInvalidRequest},
-			{strings.Repeat("x", 10<<10), codeInvalidGrant},
+			{grants.RandomToken(32), respond.CodeInvalidGrant},
+			{"", respond.CodeInvalidRequest},
+			{strings.Repeat("x", 10<<10), respond.CodeInvalidGrant},
 		} {
-			form := url.Values{"grant_type": {"authorization_code"}, "code": {tc.code}, "code_verifier": {strings.Repeat("a", 43)}, "client_id": {c1.ID}}
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {tc.code}, "code_verifier": {strings.Repeat("a", 43)}, "client_id": {c1.ClientID}}
 			g.refuse(t, "T11", form, 400, tc.want)
 		}
 	})
 
 	t.Run("T12 grant types", func(t *testing.T) {
 		for _, gt := range []string{"password", "client_credentials", "implicit", "foo"} {
-			wantOAuthError(t, "T12 "+gt, g.form(t, tokenPath, url.Values{"grant_type": {gt}, "client_id": {c1.ID}}), 400, codeUnsupportedGrantType)
+			wantOAuthError(t, "T12 "+gt, g.form(t, tokenPath, url.Values{"grant_type": {gt}, "client_id": {c1.ClientID}}), 400, respond.CodeUnsupportedGrantType)
 		}
-		g.refuse(t, "T12 missing", url.Values{"client_id": {c1.ID}}, 400, codeInvalidRequest)
+		g.refuse(t, "T12 missing", url.Values{"client_id": {c1.ClientID}}, 400, respond.CodeInvalidRequest)
 	})
 
 	t.Run("T13 duplicate parameters", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
 		for _, name := range []string{"code", "code_verifier", "client_id", "grant_type"} {
-			form := f.tokenForm(code)
+			form := f.TokenForm(code)
 			form.Add(name, form.Get(name))
-			wantOAuthError(t, "T13 "+name, g.form(t, tokenPath, form), 400, codeInvalidRequest)
+			wantOAuthError(t, "T13 "+name, g.form(t, tokenPath, form), 400, respond.CodeInvalidRequest)
 		}
 		wantUnconsumed(t, g, "T13", code)
 	})
 
 	t.Run("T14 GET", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		resp := g.do(t, "GET", tokenPath+"?"+f.tokenForm(code).Encode(), "", "", nil)
+		resp := g.do(t, "GET", tokenPath+"?"+f.TokenForm(code).Encode(), "", "", nil)
 		if resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("T14: GET got %d, want 405", resp.StatusCode)
 		}
@@ -333,48 +337,48 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T15 content types", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
-		js, _ := json.Marshal(map[string]string{"grant_type": "authorization_code", "code": code, "code_verifier": f.Verifier, "client_id": c1.ID})
-		wantOAuthError(t, "T15 json", g.do(t, "POST", tokenPath, "application/json", string(js), nil), 400, codeInvalidRequest)
-		wantOAuthError(t, "T15 X", g.do(t, "POST", tokenPath, "application/x-www-form-urlencodedX", form.Encode(), nil), 400, codeInvalidRequest)
+		form := f.TokenForm(code)
+		js, _ := json.Marshal(map[string]string{"grant_type": "authorization_code", "code": code, "code_verifier": f.Verifier, "client_id": c1.ClientID})
+		wantOAuthError(t, "T15 json", g.do(t, "POST", tokenPath, "application/json", string(js), nil), 400, respond.CodeInvalidRequest)
+		wantOAuthError(t, "T15 X", g.do(t, "POST", tokenPath, "application/x-www-form-urlencodedX", form.Encode(), nil), 400, respond.CodeInvalidRequest)
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
 		for k := range form {
 			_ = mw.WriteField(k, form.Get(k))
 		}
 		_ = mw.Close()
-		wantOAuthError(t, "T15 multipart", g.do(t, "POST", tokenPath, mw.FormDataContentType(), buf.String(), nil), 400, codeInvalidRequest)
-		wantOAuthError(t, "T15 none", g.do(t, "POST", tokenPath, "", form.Encode(), nil), 400, codeInvalidRequest)
+		wantOAuthError(t, "T15 multipart", g.do(t, "POST", tokenPath, mw.FormDataContentType(), buf.String(), nil), 400, respond.CodeInvalidRequest)
+		wantOAuthError(t, "T15 none", g.do(t, "POST", tokenPath, "", form.Encode(), nil), 400, respond.CodeInvalidRequest)
 		wantUnconsumed(t, g, "T15", code)
 	})
 
 	t.Run("T16 Basic", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
+		form := f.TokenForm(code)
 		form.Del("client_id")
 		basic := func(id, secret string) http.Header {
 			return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))}}
 		}
-		resp := g.do(t, "POST", tokenPath, "application/x-www-form-urlencoded", form.Encode(), basic(c1.ID, "anything"))
-		wantOAuthError(t, "T16", resp, 401, codeInvalidClient)
+		resp := g.do(t, "POST", tokenPath, "application/x-www-form-urlencoded", form.Encode(), basic(c1.ClientID, "anything"))
+		wantOAuthError(t, "T16", resp, 401, respond.CodeInvalidClient)
 		if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
 			t.Errorf("T16: WWW-Authenticate %q, want Basic", resp.Header.Get("WWW-Authenticate"))
 		}
 		wantUnconsumed(t, g, "T16", code)
 		// client_secret in the body is refused the same way.
-		withSecret := f.tokenForm(code)
+		withSecret := f.TokenForm(code)
 		withSecret.Set("client_secret", "s3cret")
-		wantOAuthError(t, "T16 body secret", g.form(t, tokenPath, withSecret), 401, codeInvalidClient)
+		wantOAuthError(t, "T16 body secret", g.form(t, tokenPath, withSecret), 401, respond.CodeInvalidClient)
 		// Basic with an empty secret only identifies the client (x/oauth2's default style).
-		wantTokens(t, g, "T16 empty secret", g.do(t, "POST", tokenPath, "application/x-www-form-urlencoded", form.Encode(), basic(c1.ID, "")))
+		wantTokens(t, g, "T16 empty secret", g.do(t, "POST", tokenPath, "application/x-www-form-urlencoded", form.Encode(), basic(c1.ClientID, "")))
 	})
 
 	t.Run("T17 malformed Basic", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
 		for _, h := range []string{"Basic !!!notbase64", "Basic " + base64.StdEncoding.EncodeToString([]byte("nocolon")),
 			"Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:")), "Basic", "Basic " + strings.Repeat("A", 4096)} {
-			resp := g.do(t, "POST", tokenPath, "application/x-www-form-urlencoded", f.tokenForm(code).Encode(), http.Header{"Authorization": {h}})
-			if (resp.StatusCode != 401 && resp.StatusCode != 400) || (resp.JSON["error"] != codeInvalidClient && resp.JSON["error"] != codeInvalidRequest) {
+			resp := g.do(t, "POST", tokenPath, "application/x-www-form-urlencoded", f.TokenForm(code).Encode(), http.Header{"Authorization": {h}})
+			if (resp.StatusCode != 401 && resp.StatusCode != 400) || (resp.JSON["error"] != respond.CodeInvalidClient && resp.JSON["error"] != respond.CodeInvalidRequest) {
 				t.Errorf("T17 %.20q: %d %s", h, resp.StatusCode, resp.Body)
 			}
 			checkOAuthShape(t, "T17", resp)
@@ -384,17 +388,17 @@ func TestMatrixToken(t *testing.T) {
 
 	t.Run("T18 resource mismatch", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
+		form := f.TokenForm(code)
 		form.Set("resource", "https://other.example")
-		g.refuse(t, "T18", form, 400, codeInvalidTarget)
+		g.refuse(t, "T18", form, 400, respond.CodeInvalidTarget)
 		wantUnconsumed(t, g, "T18", code)
 	})
 
 	t.Run("T19 broader scope", func(t *testing.T) {
 		f, code := freshCode(t, g, c1)
-		form := f.tokenForm(code)
+		form := f.TokenForm(code)
 		form.Set("scope", "openid admin:everything")
-		g.refuse(t, "T19", form, 400, codeInvalidScope)
+		g.refuse(t, "T19", form, 400, respond.CodeInvalidScope)
 		wantUnconsumed(t, g, "T19", code)
 	})
 
@@ -412,7 +416,7 @@ func TestMatrixTokenExpiredCode(t *testing.T) {
 	c := g.register(t)
 	f, code := freshCode(t, g, c)
 	time.Sleep(2100 * time.Millisecond)
-	wantOAuthError(t, "T7", g.form(t, tokenPath, f.tokenForm(code)), 400, codeInvalidGrant)
+	wantOAuthError(t, "T7", g.form(t, tokenPath, f.TokenForm(code)), 400, respond.CodeInvalidGrant)
 	// An expired code is not a replay: nothing is revoked.
 	if n := len(g.WorkOS.RevokedSessions()); n != 0 {
 		t.Errorf("T7: an expired code revoked %d sessions", n)

@@ -7,16 +7,15 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
 	"github.com/drio-gateway/gateway/caddymodule/store"
 	"github.com/drio-gateway/gateway/caddymodule/verifier"
 )
@@ -31,8 +30,8 @@ var verifiers = caddy.NewUsagePool()
 
 // backend is a store plus the state derived from it that all configs share.
 type backend struct {
-	store    store.Store
-	sessions *sessionRegistry
+	store  store.Store
+	grants *grants.Stores
 	// secret signs cookies and CSRF tokens; kept in the store so restarts and other instances
 	// agree on it.
 	secret []byte
@@ -47,12 +46,14 @@ func acquireBackend(key string, cfg *StorageConfig, logger *zap.Logger) (*backen
 		if err != nil {
 			return nil, err
 		}
-		secret, err := loadOrCreateSecret(s)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		secret, err := grants.LoadOrCreateSecret(ctx, s)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		return &backend{store: s, sessions: newSessionRegistry(s, defaultSessionCache), secret: secret}, nil
+		return &backend{store: s, grants: grants.New(s, defaultSessionCache), secret: secret}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -76,28 +77,6 @@ func openStore(cfg *StorageConfig, logger *zap.Logger) (store.Store, error) {
 		return store.OpenBadger(cfg.Dir, store.BadgerOptions{SyncWrites: cfg.SyncWrites, Logger: logger.Named("badger")})
 	}
 }
-
-// loadOrCreateSecret returns the installation's 32-byte cookie secret, creating it once.
-func loadOrCreateSecret(s store.Store) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	key := store.Key(store.KindSecret, "cookie")
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	if _, err := s.PutIfAbsent(ctx, key, fresh, 0); err != nil {
-		return nil, fmt.Errorf("drio: creating the cookie secret: %v", err)
-	}
-	secret, err := s.Get(ctx, key)
-	if err != nil || len(secret) != 32 {
-		return nil, errors.New("drio: reading the cookie secret from the store failed; is the store healthy?")
-	}
-	return secret, nil
-}
-
-// verifierHandle is the JWKS verifier the handlers use.
-type verifierHandle = *verifier.Verifier
 
 type pooledVerifier struct {
 	v      *verifier.Verifier
@@ -135,36 +114,15 @@ func releaseVerifier(key string, logger *zap.Logger) {
 
 func (a *App) verifierConfig() verifier.Config {
 	return verifier.Config{
-		JWKSURL:      a.workos.jwksURL(),
+		JWKSURL:      a.bridge.JWKSURL(),
 		Issuers:      a.TokenIssuers,
 		Audience:     a.Audience,
 		FetchTimeout: time.Duration(a.WorkOS.Timeout),
-		HTTPClient:   outboundClient(time.Duration(a.WorkOS.Timeout)),
+		HTTPClient:   workos.HTTPClient(time.Duration(a.WorkOS.Timeout)),
 		Logger:       a.logger.Named("jwks"),
 	}
 }
 
 func (a *App) verifierPoolKey() string {
-	return fmt.Sprintf("%s|%q|%s|%s", a.workos.jwksURL(), a.TokenIssuers, a.Audience, time.Duration(a.WorkOS.Timeout))
+	return fmt.Sprintf("%s|%q|%s|%s", a.bridge.JWKSURL(), a.TokenIssuers, a.Audience, time.Duration(a.WorkOS.Timeout))
 }
-
-// outboundClient is the HTTP client for every call to WorkOS: bounded in time, never
-// following a redirect, and reading at most 1 MiB of any response.
-func outboundClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Timeout: timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-		Transport: &limitedTransport{base: workosTransport, max: 1 << 20},
-	}
-}
-
-// workosTransport keeps enough idle connections to WorkOS for concurrent flows
-// (http.DefaultTransport keeps 2 per host, so most calls would dial).
-var workosTransport = func() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
-	t.MaxIdleConns = 128
-	return t
-}()

@@ -11,11 +11,15 @@ import (
 	"net/http"
 	"strings"
 
+	"time"
+
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/verifier"
 )
 
@@ -111,7 +115,9 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	public, err := p.public.MatchWithError(r)
 	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
+		p.logger.Error("matching public paths", zap.Error(err), zap.String("request_id", reqID))
+		respond.Write(w, r, respond.Envelope(http.StatusInternalServerError, respond.EnvelopeInternal, "The request could not be checked", reqID))
+		return nil
 	}
 	if public {
 		r.Header.Del("Authorization")
@@ -121,51 +127,48 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	switch {
 	case errors.Is(tokErr, verifier.ErrMultipleHeaders) || (present && queryToken):
-		refusedMalformed.Inc()
-		writeResourceError(w, r, http.StatusBadRequest, resBadRequest, "Send the access token in exactly one Authorization header")
+		metrics.RefusedMalformed.Inc()
+		respond.Write(w, r, respond.Envelope(http.StatusBadRequest, respond.EnvelopeBadRequest, "Send the access token in exactly one Authorization header", reqID))
 		return nil
 	case !present || errors.Is(tokErr, verifier.ErrUnsupportedScheme):
-		refusedMissing.Inc()
+		metrics.RefusedMissing.Inc()
 		w.Header().Set("WWW-Authenticate", p.challenge)
-		writeResourceError(w, r, http.StatusUnauthorized, resUnauthorized, "Missing bearer token")
+		respond.Write(w, r, respond.Envelope(http.StatusUnauthorized, respond.EnvelopeUnauthorized, "Missing bearer token", reqID))
 		return nil
 	case tokErr != nil:
-		refusedMalformed.Inc()
+		metrics.RefusedMalformed.Inc()
 		return p.reject(w, r, "Malformed bearer token")
 	}
 
 	st, err := p.app.runtime(r.Context())
 	if err != nil {
-		refusedUnavailable.Inc()
-		w.Header().Set("Retry-After", "2")
-		writeResourceError(w, r, http.StatusServiceUnavailable, resInternal, "The gateway is starting; retry shortly")
+		metrics.RefusedUnavailable.Inc()
+		p.unavailable(w, r, reqID, 2*time.Second, "The gateway is starting; retry shortly")
 		return nil
 	}
-	claims, err := st.verifier.Verify(r.Context(), token)
+	claims, err := st.Verifier.Verify(r.Context(), token)
 	if err != nil {
 		if errors.Is(err, verifier.ErrNoKeys) {
-			refusedUnavailable.Inc()
+			metrics.RefusedUnavailable.Inc()
 			p.logger.Warn("no WorkOS signing keys available; refusing bearer tokens", zap.String("request_id", reqID))
-			w.Header().Set("Retry-After", "5")
-			writeResourceError(w, r, http.StatusServiceUnavailable, resInternal, "Token verification is temporarily unavailable; retry shortly")
+			p.unavailable(w, r, reqID, 5*time.Second, "Token verification is temporarily unavailable; retry shortly")
 			return nil
 		}
-		refusedInvalid.Inc()
+		metrics.RefusedInvalid.Inc()
 		p.logger.Debug("bearer token refused", zap.Error(err), zap.String("request_id", reqID))
 		return p.reject(w, r, "Invalid or expired bearer token")
 	}
 	var email string
 	if !p.app.AllowForeignSessions {
-		sess, err := st.backend.sessions.live(r.Context(), claims.SessionID)
+		sess, err := st.Grants.Sessions.Live(r.Context(), claims.SessionID)
 		if err != nil {
-			refusedUnavailable.Inc()
+			metrics.RefusedUnavailable.Inc()
 			p.logger.Error("session registry unavailable", zap.Error(err), zap.String("request_id", reqID))
-			w.Header().Set("Retry-After", "2")
-			writeResourceError(w, r, http.StatusServiceUnavailable, resInternal, "Session check is temporarily unavailable; retry shortly")
+			p.unavailable(w, r, reqID, 2*time.Second, "Session check is temporarily unavailable; retry shortly")
 			return nil
 		}
 		if sess == nil || sess.UserID != claims.Subject {
-			refusedSessionEnded.Inc()
+			metrics.RefusedSessionEnded.Inc()
 			p.logger.Debug("bearer token of an unknown or revoked session", zap.String("session_id", claims.SessionID), zap.String("request_id", reqID))
 			return p.reject(w, r, "The session of this token has ended; sign in again")
 		}
@@ -212,7 +215,7 @@ func (p *Protect) serveNext(w http.ResponseWriter, r *http.Request, next caddyht
 	case http.StatusGatewayTimeout:
 		message = "The upstream service did not answer in time; retry later"
 	}
-	writeResourceError(w, r, he.StatusCode, resInternal, message)
+	respond.Write(w, r, respond.Envelope(he.StatusCode, respond.EnvelopeInternal, message, requestID(r)))
 	return nil
 }
 
@@ -235,9 +238,17 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 
 // reject answers 401 invalid_token with the challenge.
 func (p *Protect) reject(w http.ResponseWriter, r *http.Request, message string) error {
-	w.Header().Set("WWW-Authenticate", p.challenge+`, error="invalid_token"`)
-	writeResourceError(w, r, http.StatusUnauthorized, resUnauthorized, message)
+	e := respond.Envelope(http.StatusUnauthorized, respond.EnvelopeUnauthorized, message, requestID(r))
+	e.WWWAuthenticate = p.challenge + `, error="invalid_token"`
+	respond.Write(w, r, e)
 	return nil
+}
+
+// unavailable answers 503 in the envelope with Retry-After: the check could not be made now.
+func (p *Protect) unavailable(w http.ResponseWriter, r *http.Request, reqID string, retry time.Duration, message string) {
+	e := respond.Envelope(http.StatusServiceUnavailable, respond.EnvelopeInternal, message, reqID)
+	e.RetryAfter = retry
+	respond.Write(w, r, e)
 }
 
 func setIfNotEmpty(h http.Header, name, value string) {

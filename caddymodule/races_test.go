@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
@@ -62,7 +63,7 @@ func TestRaceRedeemCode(t *testing.T) {
 	const iterations, n = 20, 50
 	for iter := 0; iter < iterations; iter++ {
 		f, code := freshCode(t, g, c)
-		body := f.tokenForm(code).Encode()
+		body := f.TokenForm(code).Encode()
 		var mu sync.Mutex
 		var access string
 		outs := barrier(n, func() outcome {
@@ -90,7 +91,7 @@ func TestRaceRedeemCode(t *testing.T) {
 				t.Errorf("S4 iteration %d request %d: %v", iter, i, o.err)
 			case o.status == http.StatusOK:
 				wins++
-			case o.status == http.StatusBadRequest && o.errCode == codeInvalidGrant:
+			case o.status == http.StatusBadRequest && o.errCode == respond.CodeInvalidGrant:
 				grants++
 			default:
 				t.Errorf("S4 iteration %d request %d: %d %s", iter, i, o.status, o.errCode)
@@ -116,11 +117,11 @@ func TestRaceDoubleCallback(t *testing.T) {
 	c := g.register(t)
 	const iterations, n = 20, 10
 	for iter := 0; iter < iterations; iter++ {
-		f := g.startFlow(t, c, "ada@example.com")
+		f := g.kit.StartFlow(t, c, "ada@example.com")
 		before := g.WorkOS.Hits(workosmock.EndpointAuthenticateCode)
-		client := noRedirects(f.jar)
+		client := f.Browser.HTTP
 		outs := barrier(n, func() outcome {
-			req, _ := http.NewRequest("GET", f.Callback, nil)
+			req, _ := http.NewRequest("GET", f.CallbackURL, nil)
 			return raceDo(client, req)
 		})
 		codes := 0

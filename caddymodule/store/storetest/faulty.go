@@ -12,8 +12,9 @@ import (
 // Op names a write operation of store.Store, for Faulty.FailOp.
 type Op string
 
-// The write operations Faulty can fail. Reads (Get, Count) and Close are
-// never failed: a full disk must not stop reads.
+// The write operations Faulty can fail with FailOp. Reads fail only with
+// FailReads (a store that is down, not a full disk, which must not stop reads);
+// Count and Close never fail.
 const (
 	OpPut            Op = "Put"
 	OpPutIfAbsent    Op = "PutIfAbsent"
@@ -22,8 +23,8 @@ const (
 	OpDelete         Op = "Delete"
 )
 
-// Faulty decorates a store.Store and fails writes on demand, for disk-full
-// and storage-outage tests (security matrix S6, S7). A failed write never
+// Faulty decorates a store.Store and fails writes (and, on request, reads) on
+// demand, for disk-full and storage-outage tests. A failed write never
 // reaches the wrapped store, so it has no effect: exactly what a commit
 // refused for ENOSPC looks like. The returned error wraps the injected one,
 // so errors.Is(err, syscall.ENOSPC) holds. Faulty is safe for concurrent
@@ -33,6 +34,7 @@ type Faulty struct {
 
 	mu     sync.Mutex
 	all    error        // fail every write while set
+	reads  error        // fail every Get while set
 	ops    map[Op]error // fail every write of these operations
 	nth    int          // writes left until the armed one-shot fault; 0 when none
 	nthErr error
@@ -50,6 +52,14 @@ func (f *Faulty) FailWrites(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.all = err
+}
+
+// FailReads makes every Get fail with err until Heal: with FailWrites, a
+// store that is down.
+func (f *Faulty) FailReads(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads = err
 }
 
 // FailOp makes every write of operation op fail with err until Heal.
@@ -74,7 +84,7 @@ func (f *Faulty) FailNthWrite(n int, err error) {
 func (f *Faulty) Heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.all, f.nth, f.nthErr = nil, 0, nil
+	f.all, f.reads, f.nth, f.nthErr = nil, nil, 0, nil
 	clear(f.ops)
 }
 
@@ -115,6 +125,17 @@ func (f *Faulty) check(op Op) error {
 	}
 	f.failed++
 	return fmt.Errorf("storetest: injected %s failure: %w", op, err)
+}
+
+// Get implements store.Store.
+func (f *Faulty) Get(ctx context.Context, key string) ([]byte, error) {
+	f.mu.Lock()
+	err := f.reads
+	f.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("storetest: injected Get failure: %w", err)
+	}
+	return f.Store.Get(ctx, key)
 }
 
 // Put implements store.Store.

@@ -1,0 +1,175 @@
+package caddymodule
+
+// config.go holds the parts of the app's configuration that have a type of their own (WorkOS,
+// storage, rate limit) and the checks Provision and Validate run on them.
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+)
+
+// WorkOSConfig is the WorkOS User Management client configuration.
+type WorkOSConfig struct {
+	// ClientID is the WorkOS client id (client_…). Required.
+	ClientID string `json:"client_id,omitempty"`
+	// APIKey is the WorkOS API key (sk_…). Prefer the placeholder {env.WORKOS_API_KEY} so the
+	// key is not part of the stored config. Required.
+	APIKey string `json:"api_key,omitempty"`
+	// Endpoint is the WorkOS API base URL, no trailing slash. Default: https://api.workos.com.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Timeout bounds each call to WorkOS (code exchange, refresh, JWKS, session revoke).
+	// Default: 10s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// StorageConfig selects the state backend.
+type StorageConfig struct {
+	// Backend is "badger" (embedded, one instance) or "redis" (several instances).
+	// Default: badger.
+	Backend string `json:"backend,omitempty"`
+	// Dir is the Badger data directory. Default: <caddy data dir>/drio.
+	Dir string `json:"dir,omitempty"`
+	// SyncWrites makes Badger fsync every commit, so a power loss loses nothing; without it a
+	// killed process still loses nothing. Default: false.
+	SyncWrites bool `json:"sync_writes,omitempty"`
+	// URL is the Redis URL (redis://[:password@]host:port/db). Required for redis.
+	URL string `json:"url,omitempty"`
+	// Prefix is prepended to every Redis key. Default: drio:.
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// RateLimitConfig is a token bucket per client IP and endpoint.
+type RateLimitConfig struct {
+	// Disabled turns rate limiting off.
+	Disabled bool `json:"disabled,omitempty"`
+	// PerSecond is the sustained rate. Default: 5.
+	PerSecond float64 `json:"per_second,omitempty"`
+	// Burst is the bucket size. Default: 50.
+	Burst int `json:"burst,omitempty"`
+}
+
+// parseIssuer checks an issuer per RFC 8414 §2: absolute, https (http only on loopback), no
+// query, fragment or path.
+func parseIssuer(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, errors.New("must be an absolute URL such as https://api.example.com")
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && oauth.IsLoopbackHost(u.Hostname())) {
+		return nil, errors.New("must use https (http is allowed only for localhost, 127.0.0.1 or [::1])")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.Contains(s, "#") || u.User != nil {
+		return nil, errors.New("must not have a query, fragment or userinfo")
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, errors.New("must not have a path; the gateway serves its routes at the root")
+	}
+	return u, nil
+}
+
+func (s *StorageConfig) provision(repl *caddy.Replacer) error {
+	if s.Backend == "" {
+		s.Backend = "badger"
+	}
+	switch s.Backend {
+	case "badger":
+		s.Dir = repl.ReplaceKnown(s.Dir, "")
+		if s.Dir == "" {
+			s.Dir = filepath.Join(caddy.AppDataDir(), "drio")
+		}
+		abs, err := filepath.Abs(s.Dir)
+		if err != nil {
+			return fmt.Errorf("drio: storage dir %q: %v", s.Dir, err)
+		}
+		s.Dir = abs
+	case "redis":
+		s.URL = repl.ReplaceKnown(s.URL, "")
+		if s.URL == "" {
+			return errors.New("drio: storage redis needs a URL: `storage redis redis://127.0.0.1:6379/0`")
+		}
+		if s.Prefix == "" {
+			s.Prefix = "drio:"
+		}
+	default:
+		return fmt.Errorf("drio: unknown storage backend %q: use badger or redis", s.Backend)
+	}
+	return nil
+}
+
+func (s *StorageConfig) poolKey() string {
+	if s.Backend == "redis" {
+		u, err := url.Parse(s.URL)
+		if err == nil && u.User != nil {
+			u.User = url.User(u.User.Username()) // never keep a password in a pool key
+			return "redis:" + u.String() + "|" + s.Prefix
+		}
+		return "redis:" + s.URL + "|" + s.Prefix
+	}
+	return "badger:" + s.Dir
+}
+
+// checkDirWritable reports a clear error when dir (or, if missing, its nearest existing
+// parent) is not a writable directory. It creates nothing.
+func checkDirWritable(dir string) error {
+	p := dir
+	for {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("drio: storage path %q is not a directory: choose a directory with `storage badger <dir>`", p)
+			}
+			if !writable(p) {
+				return fmt.Errorf("drio: data directory %q is not writable: fix its permissions or choose another directory with `storage badger <dir>`", p)
+			}
+			return nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return fmt.Errorf("drio: no existing parent of data directory %q", dir)
+		}
+		p = parent
+	}
+}
+
+func setDefault(d *caddy.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = caddy.Duration(v)
+	}
+}
+
+// provisionWorkOS resolves placeholders in the WorkOS block and checks what is required.
+func (a *App) provisionWorkOS(repl *caddy.Replacer) error {
+	if a.WorkOS == nil || repl.ReplaceKnown(a.WorkOS.ClientID, "") == "" {
+		return errors.New("drio: workos client_id is required: add `workos { client_id client_… }` (or set WORKOS_CLIENT_ID)")
+	}
+	a.WorkOS.ClientID = repl.ReplaceKnown(a.WorkOS.ClientID, "")
+	a.WorkOS.APIKey = repl.ReplaceKnown(a.WorkOS.APIKey, "")
+	if a.WorkOS.APIKey == "" {
+		return errors.New("drio: workos api_key is empty: add `api_key {env.WORKOS_API_KEY}` and set WORKOS_API_KEY")
+	}
+	a.WorkOS.Endpoint = strings.TrimRight(repl.ReplaceKnown(a.WorkOS.Endpoint, ""), "/")
+	if a.WorkOS.Endpoint == "" {
+		a.WorkOS.Endpoint = defaultWorkOSEndpoint
+	}
+	if eu, err := url.Parse(a.WorkOS.Endpoint); err != nil || (eu.Scheme != "https" && eu.Scheme != "http") || eu.Host == "" {
+		return fmt.Errorf("drio: workos endpoint %q must be an absolute http(s) URL", a.WorkOS.Endpoint)
+	}
+	if a.WorkOS.Timeout <= 0 {
+		a.WorkOS.Timeout = caddy.Duration(defaultWorkOSTimeout)
+	}
+	return nil
+}
+
+// config is the OAuth server's form of the rate limit.
+func (c *RateLimitConfig) config() oauth.RateConfig {
+	return oauth.RateConfig{Disabled: c.Disabled, PerSecond: c.PerSecond, Burst: c.Burst}
+}

@@ -1,0 +1,103 @@
+package grants
+
+// Client is a registered OAuth client (RFC 7591). Every client is public: it has no secret and
+// proves itself with PKCE.
+type Client struct {
+	ID            string   `json:"id"`
+	Name          string   `json:"name,omitempty"`
+	RedirectURIs  []string `json:"redirect_uris"`
+	GrantTypes    []string `json:"grant_types"`
+	ResponseTypes []string `json:"response_types"`
+	Scope         string   `json:"scope,omitempty"`
+	ClientURI     string   `json:"client_uri,omitempty"`
+	LogoURI       string   `json:"logo_uri,omitempty"`
+	PolicyURI     string   `json:"policy_uri,omitempty"`
+	TosURI        string   `json:"tos_uri,omitempty"`
+	IssuedAt      int64    `json:"issued_at"`
+}
+
+// Pending is an authorization between /authorize and the WorkOS callback, kept under the hash
+// of the opaque state the gateway sends to WorkOS.
+type Pending struct {
+	ClientID      string `json:"client_id"`
+	RedirectURI   string `json:"redirect_uri"`
+	State         string `json:"state,omitempty"`
+	HasState      bool   `json:"has_state,omitempty"`
+	CodeChallenge string `json:"code_challenge"`
+	Resource      string `json:"resource,omitempty"`
+	Scope         string `json:"scope,omitempty"`
+	// Verifier is the gateway's own PKCE verifier towards WorkOS; useless without the WorkOS code.
+	Verifier string `json:"verifier"`
+	// BindingHash is the hash of the browser-binding cookie set at /authorize.
+	BindingHash string `json:"binding_hash"`
+	Consented   bool   `json:"consented,omitempty"`
+	CreatedAt   int64  `json:"created_at"`
+}
+
+// Code is a bridge code, kept under the code's hash. It outlives its redemption as a
+// tombstone, so a replay is recognised (and revokes what the first redemption issued).
+type Code struct {
+	ClientID      string `json:"client_id"`
+	RedirectURI   string `json:"redirect_uri"`
+	CodeChallenge string `json:"code_challenge"`
+	Resource      string `json:"resource,omitempty"`
+	Scope         string `json:"scope,omitempty"`
+	SessionID     string `json:"session_id"`
+	// Sealed is the WorkOS token pair sealed with a key derived from the code; emptied on
+	// redemption.
+	Sealed    []byte `json:"sealed,omitempty"`
+	Failures  int    `json:"failures,omitempty"`
+	Redeemed  bool   `json:"redeemed,omitempty"`
+	Burned    bool   `json:"burned,omitempty"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// Session is a WorkOS session this gateway brokered, kept under its sid. It is the grant and
+// the refresh-token family: revoking it ends both.
+type Session struct {
+	ID             string `json:"id"`
+	ClientID       string `json:"client_id"`
+	UserID         string `json:"user_id"`
+	Email          string `json:"email,omitempty"`
+	FirstName      string `json:"first_name,omitempty"`
+	LastName       string `json:"last_name,omitempty"`
+	OrganizationID string `json:"organization_id,omitempty"`
+	CreatedAt      int64  `json:"created_at"`
+	Revoked        bool   `json:"revoked,omitempty"`
+	RevokedAt      int64  `json:"revoked_at,omitempty"`
+	RevokedReason  string `json:"revoked_reason,omitempty"`
+}
+
+// RefreshState is where a refresh token is in its rotation.
+type RefreshState string
+
+// Refresh token states: active (usable), rotating (a WorkOS call is in flight under a lease),
+// rotated (replaced; a retry within the grace window gets the same new pair) and dead.
+const (
+	RefreshActive   RefreshState = "active"
+	RefreshRotating RefreshState = "rotating"
+	RefreshRotated  RefreshState = "rotated"
+	RefreshDead     RefreshState = "dead"
+)
+
+// Refresh is a refresh token issued to a client, kept under the token's hash.
+type Refresh struct {
+	ClientID  string       `json:"client_id"`
+	SessionID string       `json:"session_id"`
+	State     RefreshState `json:"state"`
+	// LeaseUntil bounds a rotation in flight, so a crashed rotator does not wedge the token.
+	LeaseUntil int64 `json:"lease_until,omitempty"`
+	// Lease names the rotation in flight, so only its owner records the outcome.
+	Lease     string `json:"lease,omitempty"`
+	RotatedAt int64  `json:"rotated_at,omitempty"`
+	// NextSealed is the pair that replaced this token, sealed with a key derived from this
+	// token, so a client that lost the answer can retry within the grace window.
+	NextSealed []byte `json:"next_sealed,omitempty"`
+}
+
+// TokenPair is what the token endpoint answers; it is sealed while it waits at rest.
+type TokenPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresAt    int64  `json:"expires_at"`
+}

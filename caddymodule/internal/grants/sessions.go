@@ -1,0 +1,108 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/drio-gateway/gateway/caddymodule/store"
+)
+
+// maxSessionCache bounds the in-memory cache of registry answers.
+const maxSessionCache = 100_000
+
+// Sessions is the session registry: the WorkOS sessions this gateway brokered. A bearer token
+// is accepted only if its `sid` is here and not revoked, which binds WorkOS tokens to this
+// gateway and makes a revocation effective at once (WorkOS access tokens cannot be revoked
+// upstream).
+type Sessions struct {
+	store store.Store
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]sessionCacheEntry
+}
+
+type sessionCacheEntry struct {
+	rec   *Session // nil: not a live session
+	until time.Time
+}
+
+func newSessions(s store.Store, ttl time.Duration) *Sessions {
+	return &Sessions{store: s, ttl: ttl, now: time.Now, cache: make(map[string]sessionCacheEntry)}
+}
+
+func sessionKey(sid string) string { return store.Key(store.KindSession, sid) }
+
+// Live returns the session if sid is a live brokered session, or nil. Answers are cached for
+// a short time; a revocation through this process evicts at once (other instances sharing a
+// Redis store see it within the cache TTL).
+func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
+	now := r.now()
+	r.mu.Lock()
+	e, ok := r.cache[sid]
+	r.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.rec, nil
+	}
+	rec, err := get[Session](ctx, r.store, sessionKey(sid))
+	var live *Session
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	case !rec.Revoked:
+		live = rec
+	}
+	r.mu.Lock()
+	if len(r.cache) >= maxSessionCache {
+		for k, v := range r.cache {
+			if now.After(v.until) {
+				delete(r.cache, k)
+			}
+		}
+		if len(r.cache) >= maxSessionCache { // all fresh: start over (only costs store reads)
+			r.cache = make(map[string]sessionCacheEntry)
+		}
+	}
+	r.cache[sid] = sessionCacheEntry{rec: live, until: now.Add(r.ttl)}
+	r.mu.Unlock()
+	return live, nil
+}
+
+// Record stores a newly brokered session.
+func (r *Sessions) Record(ctx context.Context, rec *Session, ttl time.Duration) error {
+	if err := put(ctx, r.store, sessionKey(rec.ID), rec, ttl); err != nil {
+		return err
+	}
+	r.Evict(rec.ID)
+	return nil
+}
+
+// Revoke marks the session revoked (idempotent) and reports whether this call revoked it.
+func (r *Sessions) Revoke(ctx context.Context, sid, reason string, ttl time.Duration) (bool, error) {
+	defer r.Evict(sid)
+	revoked := false
+	err := Mutate(ctx, r.store, sessionKey(sid), ttl, func(rec *Session, found bool) (Decision, error) {
+		revoked = false // a lost race runs fn again: decide on the record as it is now
+		if !found || rec.Revoked {
+			return Keep, nil
+		}
+		rec.Revoked, rec.RevokedAt, rec.RevokedReason = true, r.now().Unix(), reason
+		revoked = true
+		return Write, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return revoked, nil
+}
+
+// Evict forgets the cached answer for sid, so the next Live reads the store.
+func (r *Sessions) Evict(sid string) {
+	r.mu.Lock()
+	delete(r.cache, sid)
+	r.mu.Unlock()
+}

@@ -1,0 +1,62 @@
+// Package metrics holds the gateway's domain metrics. Caddy already counts requests, statuses
+// and durations per handler (caddy_http_requests_total{handler="drio_oauth"}); these add what
+// only the gateway knows, with bounded label values. The collectors are created once and
+// registered with every config's registry (Caddy makes a new registry on each reload).
+package metrics
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	// Registrations counts clients registered through dynamic client registration.
+	Registrations = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "registrations_total",
+		Help: "Clients registered through dynamic client registration.",
+	})
+	// Tokens counts token pairs issued, by grant.
+	Tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "tokens_issued_total",
+		Help: "Token pairs issued, by grant (authorization_code, refresh_token).",
+	}, []string{"grant"})
+	// BearerRefused counts requests to protected routes refused, by reason.
+	BearerRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "bearer_refused_total",
+		Help: "Requests to protected routes refused, by reason (missing, malformed, invalid, session_ended, unavailable).",
+	}, []string{"reason"})
+	// Revocations counts brokered sessions revoked, by reason.
+	Revocations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "sessions_revoked_total",
+		Help: "Brokered sessions revoked, by reason (code_replay, refresh_reuse, upstream_refused).",
+	}, []string{"reason"})
+	// WorkOSCalls counts calls to WorkOS, by call and outcome.
+	WorkOSCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "workos_calls_total",
+		Help: "Calls to WorkOS, by call (code, refresh, revoke) and outcome (ok, refused, unavailable).",
+	}, []string{"call", "outcome"})
+)
+
+// Bearer refusal counters, resolved once so the hot path does no label lookup.
+var (
+	RefusedMissing      = BearerRefused.WithLabelValues("missing")
+	RefusedMalformed    = BearerRefused.WithLabelValues("malformed")
+	RefusedInvalid      = BearerRefused.WithLabelValues("invalid")
+	RefusedSessionEnded = BearerRefused.WithLabelValues("session_ended")
+	RefusedUnavailable  = BearerRefused.WithLabelValues("unavailable")
+)
+
+// Register adds the gateway's collectors to a config's registry; a nil registry is a no-op.
+func Register(reg *prometheus.Registry) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{Registrations, Tokens, BearerRefused, Revocations, WorkOSCalls} {
+		var already prometheus.AlreadyRegisteredError
+		if err := reg.Register(c); err != nil && !errors.As(err, &already) {
+			return err
+		}
+	}
+	return nil
+}

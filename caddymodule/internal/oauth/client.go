@@ -1,0 +1,85 @@
+package oauth
+
+// client.go finds the client a request names and, at the token endpoint, authenticates it.
+// Every client is public: it authenticates by nothing but its id and, for the code grant, its
+// PKCE verifier.
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+)
+
+// basicChallenge is sent with a 401 invalid_client caused by the Authorization header.
+const basicChallenge = `Basic realm="drio"`
+
+// loadClient returns the registered client, grants.ErrNotFound, or a store error.
+func (s *Server) loadClient(r *http.Request, rt *Runtime, id string) (*grants.Client, error) {
+	return rt.Grants.Clients.Get(r.Context(), id)
+}
+
+// authenticateClient identifies the public client. A secret of any kind is refused with
+// invalid_client: these clients have none (RFC 6749 §2.3). HTTP Basic with an empty password
+// is accepted as identification only, because golang.org/x/oauth2 sends it by default.
+func (s *Server) authenticateClient(r *http.Request, rt *Runtime, form url.Values) (*grants.Client, *respond.Error) {
+	clientID := form.Get("client_id")
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		id, secret, ok := parseBasic(authz)
+		if !ok {
+			e := respond.InvalidClient("Malformed Authorization header; public clients send client_id in the body")
+			e.WWWAuthenticate = basicChallenge
+			return nil, e
+		}
+		if secret != "" {
+			e := respond.InvalidClient("This client is public (token_endpoint_auth_method none) and has no secret")
+			e.WWWAuthenticate = basicChallenge
+			return nil, e
+		}
+		if clientID != "" && clientID != id {
+			return nil, respond.InvalidRequest("client_id in the body and in the Authorization header differ")
+		}
+		clientID = id
+	}
+	if form.Get("client_secret") != "" || form.Get("client_assertion") != "" {
+		return nil, respond.InvalidClient("This client is public (token_endpoint_auth_method none) and has no secret")
+	}
+	if clientID == "" {
+		return nil, respond.MissingField("client_id")
+	}
+	client, err := s.loadClient(r, rt, clientID)
+	if errors.Is(err, grants.ErrNotFound) {
+		return nil, respond.InvalidClient("Unknown client_id")
+	}
+	if err != nil {
+		return nil, s.storeFailed(r, "token", err)
+	}
+	return client, nil
+}
+
+// parseBasic decodes "Basic base64(urlencode(id):urlencode(secret))" (RFC 6749 §2.3.1).
+func parseBasic(h string) (id, secret string, ok bool) {
+	scheme, rest, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") || len(rest) > 1024 {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return "", "", false
+	}
+	rawID, rawSecret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil || id == "" {
+		return "", "", false
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}

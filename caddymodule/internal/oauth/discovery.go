@@ -1,0 +1,84 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+)
+
+// The discovery documents' locations.
+const (
+	wellKnownAS  = "/.well-known/oauth-authorization-server"
+	wellKnownPRM = "/.well-known/oauth-protected-resource"
+)
+
+// documents are the discovery documents, built once from configuration, never from Host or
+// X-Forwarded-*.
+type documents struct {
+	as      []byte // authorization-server metadata (RFC 8414)
+	prmRoot []byte // protected-resource metadata of the origin (RFC 9728)
+	prmAPI  []byte // protected-resource metadata of the API base
+}
+
+func buildDocuments(cfg Config) (documents, error) {
+	endpoint := func(name string) string { return cfg.Issuer + cfg.APIBase + "/auth/" + name }
+	var d documents
+	var err error
+	d.as, err = json.Marshal(map[string]any{
+		"issuer":                                         cfg.Issuer,
+		"authorization_endpoint":                         endpoint("authorize"),
+		"token_endpoint":                                 endpoint("token"),
+		"registration_endpoint":                          endpoint("register"),
+		"scopes_supported":                               cfg.Scopes,
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          []string{"none"},
+		"authorization_response_iss_parameter_supported": true,
+	})
+	if err != nil {
+		return d, err
+	}
+	prm := func(resource string) ([]byte, error) {
+		return json.Marshal(map[string]any{
+			"resource":                 resource,
+			"authorization_servers":    []string{cfg.Issuer},
+			"scopes_supported":         cfg.Scopes,
+			"bearer_methods_supported": []string{"header"},
+			"resource_name":            "drio API",
+		})
+	}
+	if d.prmRoot, err = prm(cfg.Issuer); err != nil {
+		return d, err
+	}
+	d.prmAPI, err = prm(cfg.Issuer + cfg.APIBase)
+	return d, err
+}
+
+func (s *Server) serveASMetadata(w http.ResponseWriter, r *http.Request, _ *Runtime) *respond.Error {
+	serveDocument(w, r, s.docs.as)
+	return nil
+}
+
+// servePRMetadata serves the document for the origin at the root location, and the one for
+// the API base at the path-inserted location (/.well-known/oauth-protected-resource/api/v1).
+func (s *Server) servePRMetadata(w http.ResponseWriter, r *http.Request, _ *Runtime) *respond.Error {
+	if strings.HasPrefix(r.URL.Path, wellKnownPRM+"/") {
+		serveDocument(w, r, s.docs.prmAPI)
+	} else {
+		serveDocument(w, r, s.docs.prmRoot)
+	}
+	return nil
+}
+
+func serveDocument(w http.ResponseWriter, r *http.Request, doc []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(doc)
+	}
+}

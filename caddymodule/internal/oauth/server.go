@@ -1,0 +1,231 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
+	"github.com/drio-gateway/gateway/caddymodule/verifier"
+)
+
+// How long a client is told to wait before retrying, by what failed.
+const (
+	retryAfterStartup  = 2 * time.Second
+	retryAfterStore    = 2 * time.Second
+	retryAfterUpstream = 5 * time.Second
+)
+
+// codeTombstone is how long a bridge code record is kept after it was issued, so a replay long
+// after redemption is still recognised (its validity is Config.CodeTTL).
+const codeTombstone = time.Hour
+
+// Config is the server's configuration, provisioned and validated by the Caddy app.
+type Config struct {
+	// Issuer is the public base URL, without a trailing slash; every URL the server
+	// advertises is built from it, never from Host or X-Forwarded-*.
+	Issuer string
+	// APIBase is the protected API's path prefix; the auth routes are <APIBase>/auth/*.
+	APIBase string
+	// Scopes are advertised and accepted.
+	Scopes []string
+	// RedirectSchemes are private-use schemes accepted even when not in reverse-domain form.
+	RedirectSchemes []string
+	// DisableConsent skips the consent page.
+	DisableConsent bool
+	// WorkOSEndpoint is the WorkOS API base URL (an accepted callback iss, and a form-action).
+	WorkOSEndpoint string
+	// TokenIssuers are the iss values of WorkOS tokens (also accepted as a callback iss).
+	TokenIssuers []string
+	PendingTTL   time.Duration
+	CodeTTL      time.Duration
+	SessionTTL   time.Duration
+	RefreshGrace time.Duration
+	// RotationLease bounds one refresh rotation (the WorkOS timeout plus a margin).
+	RotationLease time.Duration
+}
+
+// Runtime is what the Caddy app acquires when it starts and shares with every handler.
+type Runtime struct {
+	Grants   *grants.Stores
+	Verifier *verifier.Verifier
+	Limiter  Limiter
+	// Secret signs cookies and CSRF tokens.
+	Secret []byte
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Bridge *workos.Bridge
+	// Runtime returns the started runtime, waiting (bounded by ctx) if the app is starting.
+	Runtime func(context.Context) (*Runtime, error)
+	// RequestID returns the id that names r in responses and logs.
+	RequestID func(*http.Request) string
+	// ClientIP returns the client's address (proxies already accounted for).
+	ClientIP func(*http.Request) string
+	Logger   *zap.Logger
+}
+
+// Server serves the discovery documents and the <APIBase>/auth/* routes.
+type Server struct {
+	cfg       Config
+	bridge    *workos.Bridge
+	runtime   func(context.Context) (*Runtime, error)
+	requestID func(*http.Request) string
+	clientIP  func(*http.Request) string
+	logger    *zap.Logger
+
+	secureCookies bool
+	authPrefix    string
+	routes        map[string]route
+	docs          documents
+	// refreshFlight joins concurrent refreshes of one token in this process.
+	refreshFlight singleflight.Group
+}
+
+// route is one endpoint: the methods it answers, its rate-limit bucket ("" for none), whether
+// it needs the runtime, and the handler.
+type route struct {
+	methods   []string
+	limit     string
+	stateless bool
+	serve     func(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error
+}
+
+// New builds a server; it makes no call and opens nothing.
+func New(cfg Config, deps Deps) (*Server, error) {
+	s := &Server{
+		cfg:           cfg,
+		bridge:        deps.Bridge,
+		runtime:       deps.Runtime,
+		requestID:     deps.RequestID,
+		clientIP:      deps.ClientIP,
+		logger:        deps.Logger,
+		secureCookies: isHTTPS(cfg.Issuer),
+		authPrefix:    cfg.APIBase + "/auth/",
+	}
+	if s.logger == nil {
+		s.logger = zap.NewNop()
+	}
+	if s.requestID == nil {
+		s.requestID = func(*http.Request) string { return "" }
+	}
+	if s.clientIP == nil {
+		s.clientIP = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	var err error
+	if s.docs, err = buildDocuments(cfg); err != nil {
+		return nil, err
+	}
+	get, post := []string{http.MethodGet}, []string{http.MethodPost}
+	docMethods := []string{http.MethodGet, http.MethodHead}
+	s.routes = map[string]route{
+		wellKnownAS:                {methods: docMethods, stateless: true, serve: s.serveASMetadata},
+		wellKnownPRM:               {methods: docMethods, stateless: true, serve: s.servePRMetadata},
+		wellKnownPRM + cfg.APIBase: {methods: docMethods, stateless: true, serve: s.servePRMetadata},
+		s.authPrefix + "register":  {methods: post, limit: "register", serve: s.serveRegister},
+		s.authPrefix + "authorize": {methods: []string{http.MethodGet, http.MethodPost}, limit: "authorize", serve: s.serveAuthorize},
+		s.authPrefix + "callback":  {methods: get, serve: s.serveCallback},
+		s.authPrefix + "token":     {methods: post, limit: "token", serve: s.serveToken},
+		s.authPrefix + "refresh":   {methods: post, limit: "refresh", serve: s.serveRefresh},
+	}
+	return s, nil
+}
+
+// Handles reports whether path is the server's: a route, or anything under the auth prefix or
+// the OAuth well-known documents (which get a 404 in the OAuth shape).
+func (s *Server) Handles(path string) bool {
+	if _, ok := s.routes[path]; ok {
+		return true
+	}
+	return strings.HasPrefix(path, s.authPrefix) || strings.HasPrefix(path, "/.well-known/oauth-")
+}
+
+// ServeHTTP answers a request for which Handles is true. Every failure is written here.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e := s.serve(w, r); e != nil {
+		respond.Write(w, r, e)
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) *respond.Error {
+	rt, ok := s.routes[r.URL.Path]
+	if !ok {
+		return respond.New(http.StatusNotFound, respond.CodeInvalidRequest, "No such OAuth endpoint")
+	}
+	if s.handleCORS(w, r) {
+		return nil
+	}
+	if e := requireMethod(w, r, rt.methods...); e != nil {
+		return e
+	}
+	if rt.stateless {
+		return rt.serve(w, r, nil)
+	}
+	run, err := s.runtime(r.Context())
+	if err != nil {
+		return respond.Unavailable(retryAfterStartup, "The gateway is starting; retry shortly")
+	}
+	if rt.limit != "" {
+		if ok, retry := run.Limiter.Allow(r.Context(), rt.limit+"|"+s.clientIP(r)); !ok {
+			return respond.RateLimited(retry)
+		}
+	}
+	return rt.serve(w, r, run)
+}
+
+// storeFailed logs a store failure once and returns the 503 the client gets (only the store
+// failed; the same request may be retried). A request the client abandoned is not logged.
+func (s *Server) storeFailed(r *http.Request, during string, err error) *respond.Error {
+	if r.Context().Err() == nil {
+		s.logger.Error("store failure", zap.String("during", during), zap.String("request_id", s.requestID(r)), zap.Error(err))
+	}
+	return respond.Unavailable(retryAfterStore, "Storage is unavailable; retry shortly")
+}
+
+// endpoint returns the absolute URL of an auth route, e.g. endpoint("token").
+func (s *Server) endpoint(name string) string { return s.cfg.Issuer + s.authPrefix + name }
+
+// target is where answers to the client of an authorization go.
+func (s *Server) target(redirectURI, state string, hasState bool) *respond.Target {
+	return &respond.Target{RedirectURI: redirectURI, State: state, HasState: hasState, Issuer: s.cfg.Issuer}
+}
+
+// resourceURIs are the canonical resource identifiers (RFC 8707) of this gateway: the origin
+// and the API base.
+func (s *Server) resourceURIs() []string {
+	return []string{s.cfg.Issuer, s.cfg.Issuer + s.cfg.APIBase}
+}
+
+// mutateFailed turns the error of a grants.Mutate call into the client's answer: the
+// callback's own *respond.Error as is, contention as a retryable 503, anything else as a
+// store failure.
+func (s *Server) mutateFailed(r *http.Request, during string, err error) *respond.Error {
+	if err == nil {
+		return nil
+	}
+	var e *respond.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, grants.ErrContention) {
+		return respond.Unavailable(time.Second, "Too much contention on this request; retry")
+	}
+	return s.storeFailed(r, during, err)
+}
+
+// isHTTPS reports whether issuer's scheme is https, in any case (URL schemes are
+// case-insensitive, and an https issuer is what earns the gateway's cookies the __Host- prefix
+// and Secure).
+func isHTTPS(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && u.Scheme == "https"
+}

@@ -1,9 +1,0 @@
-package caddymodule
-
-import (
-	"errors"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-)
-
-func asHandlerError(err error, target *caddyhttp.HandlerError) bool { return errors.As(err, target) }
