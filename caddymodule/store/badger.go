@@ -1,12 +1,15 @@
+// badger.go holds the Badger backend's setup and lifecycle: its options,
+// OpenBadger (tuning, and open errors that say what to do), Close, the
+// per-call guard against use after Close, error mapping, and the adapter
+// for Badger's own log lines.
+
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -41,9 +44,6 @@ type BadgerOptions struct {
 
 // defaultGCInterval is the value-log GC period when GCInterval is zero.
 const defaultGCInterval = 5 * time.Minute
-
-// maxTxnTries bounds the retries of a transaction that lost a conflict.
-const maxTxnTries = 16
 
 // Badger is a Store on an embedded Badger database in one directory. Only
 // one Badger (in one process) may have a directory open at a time; share
@@ -162,36 +162,6 @@ func openError(dir string, err error) error {
 	}
 }
 
-// runGC runs value-log GC every interval until Close.
-func (s *Badger) runGC(interval time.Duration) {
-	defer s.gcDone.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopGC:
-			return
-		case <-t.C:
-		}
-		// Each successful run rewrites one value-log file; repeat until
-		// there is nothing worth rewriting, or Close is called.
-		for {
-			err := s.db.RunValueLogGC(0.5)
-			if err != nil {
-				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
-					s.log.Warn("badger value-log gc failed", zap.String("dir", s.dir), zap.Error(err))
-				}
-				break
-			}
-			select {
-			case <-s.stopGC:
-				return
-			default:
-			}
-		}
-	}
-}
-
 // Close stops the value-log GC, waits for in-flight operations and closes
 // the database, releasing the directory lock. It is idempotent: later calls
 // return the first call's result.
@@ -211,53 +181,23 @@ func (s *Badger) Close() error {
 
 var errBadgerClosed = errors.New("store: the badger store is closed; this is a bug in the caller, which used it after Close")
 
-// begin validates the call and takes the read lock; end releases it.
-func (s *Badger) begin(ctx context.Context) error {
+// call runs one operation. It returns bad (the caller's checkKey or
+// checkKind result) and a done ctx's error as they are, refuses a closed
+// store, and otherwise runs fn under the read lock, so Close waits for it,
+// returning fn's error mapped for op.
+func (s *Badger) call(ctx context.Context, op string, bad error, fn func() error) error {
+	if bad != nil {
+		return bad
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return errBadgerClosed
 	}
-	return nil
-}
-
-func (s *Badger) end() { s.mu.RUnlock() }
-
-// entry builds a badger entry whose expiry is never earlier than ttl from
-// now: Badger keeps expiry in whole seconds, so the deadline is rounded up
-// (a record lives between ttl and ttl+1s).
-func entry(key string, value []byte, ttl time.Duration) *badger.Entry {
-	e := badger.NewEntry([]byte(key), bytes.Clone(value))
-	if ttl > 0 {
-		at := time.Now().Add(ttl)
-		sec := at.Unix()
-		if at.Nanosecond() > 0 {
-			sec++
-		}
-		e.ExpiresAt = uint64(sec)
-	}
-	return e
-}
-
-// update runs fn in a read-write transaction, retrying on ErrConflict with
-// a small jittered backoff. fn reads and writes the same key, so a conflict
-// means another transaction changed that key; the retry sees its result.
-func (s *Badger) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
-	var err error
-	for try := 1; try <= maxTxnTries; try++ {
-		err = s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		time.Sleep(time.Duration(rand.Int64N(int64(try) * int64(50*time.Microsecond))))
-	}
-	return fmt.Errorf("store: transaction still conflicting after %d tries (heavy contention on one key): %w; retry the request", maxTxnTries, err)
+	return s.mapErr(op, fn())
 }
 
 // mapErr translates badger errors for callers.
@@ -274,200 +214,6 @@ func (s *Badger) mapErr(op string, err error) error {
 	default:
 		return fmt.Errorf("store: badger %s: %w", op, err)
 	}
-}
-
-// Get implements Store.
-func (s *Badger) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.end()
-	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		out, err = item.ValueCopy(nil)
-		return err
-	})
-	return out, s.mapErr("get", err)
-}
-
-// Put implements Store.
-func (s *Badger) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.end()
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.SetEntry(entry(key, value, ttl))
-	})
-	return s.mapErr("put", err)
-}
-
-// PutIfAbsent implements Store. It reads and writes the same key in one
-// transaction, so Badger's conflict detection makes it atomic.
-func (s *Badger) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	if err := checkKey(key); err != nil {
-		return false, err
-	}
-	if err := s.begin(ctx); err != nil {
-		return false, err
-	}
-	defer s.end()
-	var stored bool
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		stored = false
-		_, err := txn.Get([]byte(key))
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, badger.ErrKeyNotFound) {
-			return err
-		}
-		if err := txn.SetEntry(entry(key, value, ttl)); err != nil {
-			return err
-		}
-		stored = true
-		return nil
-	})
-	if err != nil {
-		return false, s.mapErr("put-if-absent", err)
-	}
-	return stored, nil
-}
-
-// Take implements Store. The read and the delete touch the same key in one
-// transaction (badger#2057: conflict detection is by read set), so of N
-// concurrent Takes exactly one commits; the others conflict, retry, and
-// find the key gone.
-func (s *Badger) Take(ctx context.Context, key string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.end()
-	var out []byte
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		out = nil
-		item, err := txn.Get([]byte(key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if out, err = item.ValueCopy(nil); err != nil {
-			return err
-		}
-		return txn.Delete([]byte(key))
-	})
-	if err != nil {
-		return nil, s.mapErr("take", err)
-	}
-	return out, nil
-}
-
-// CompareAndSwap implements Store, in one transaction that reads and writes
-// the same key; a loser of a race retries, sees the winner's value and
-// returns false.
-func (s *Badger) CompareAndSwap(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
-	if err := checkKey(key); err != nil {
-		return false, err
-	}
-	if err := s.begin(ctx); err != nil {
-		return false, err
-	}
-	defer s.end()
-	var swapped bool
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		swapped = false
-		item, err := txn.Get([]byte(key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		equal := false
-		if err := item.Value(func(cur []byte) error {
-			equal = bytes.Equal(cur, old)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if !equal {
-			return nil
-		}
-		if err := txn.SetEntry(entry(key, new, ttl)); err != nil {
-			return err
-		}
-		swapped = true
-		return nil
-	})
-	if err != nil {
-		return false, s.mapErr("compare-and-swap", err)
-	}
-	return swapped, nil
-}
-
-// Delete implements Store.
-func (s *Badger) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.end()
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Delete([]byte(key))
-	})
-	return s.mapErr("delete", err)
-}
-
-// Count implements Store by iterating the kind's key prefix (keys only).
-func (s *Badger) Count(ctx context.Context, k Kind) (int, error) {
-	if err := checkKind(k); err != nil {
-		return 0, err
-	}
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.end()
-	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.PrefetchValues = false
-		o.Prefix = []byte(Key(k, ""))
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, s.mapErr("count", err)
-	}
-	return n, nil
 }
 
 // badgerLogger adapts zap to badger.Logger.

@@ -10,9 +10,8 @@
 // session): registered OAuth clients (KindClient), pending authorizations
 // (KindPending), one-time bridge codes (KindCode), brokered sessions
 // (KindSession), refresh-token records (KindRefresh), gateway secrets
-// (KindSecret), remembered consent (KindConsent) and shared rate-limit
-// counters (KindRateLimit). Values are opaque bytes; the callers choose
-// their encoding.
+// (KindSecret) and shared rate-limit counters (KindRateLimit). Values are
+// opaque bytes; the callers choose their encoding.
 //
 // # Secrets at rest
 //

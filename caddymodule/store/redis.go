@@ -142,19 +142,35 @@ func (s *Redis) mapErr(op string, err error) error {
 	}
 }
 
+// value returns the record a GET-like command (GET, GETDEL) replied with:
+// a nil reply is ErrNotFound, any other failure is mapped for op.
+func (s *Redis) value(op string, cmd *redis.StringCmd) ([]byte, error) {
+	v, err := cmd.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, s.mapErr(op, err)
+	}
+	return v, nil
+}
+
+// setArgs builds SET key value, then flags (such as NX), then PX when
+// ttl > 0.
+func (s *Redis) setArgs(key string, value []byte, ttl time.Duration, flags ...any) []any {
+	args := append([]any{"set", s.k(key), value}, flags...)
+	if px := pxMillis(ttl); px > 0 {
+		args = append(args, "px", px)
+	}
+	return args
+}
+
 // Get implements Store with GET.
 func (s *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.pre(ctx, key); err != nil {
 		return nil, err
 	}
-	v, err := s.c.Get(ctx, s.k(key)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, s.mapErr("get", err)
-	}
-	return v, nil
+	return s.value("get", s.c.Get(ctx, s.k(key)))
 }
 
 // Put implements Store with SET (PX when ttl > 0).
@@ -162,11 +178,7 @@ func (s *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := s.pre(ctx, key); err != nil {
 		return err
 	}
-	args := []any{"set", s.k(key), value}
-	if px := pxMillis(ttl); px > 0 {
-		args = append(args, "px", px)
-	}
-	return s.mapErr("put", s.c.Do(ctx, args...).Err())
+	return s.mapErr("put", s.c.Do(ctx, s.setArgs(key, value, ttl)...).Err())
 }
 
 // PutIfAbsent implements Store with SET NX (PX when ttl > 0).
@@ -174,11 +186,7 @@ func (s *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	if err := s.pre(ctx, key); err != nil {
 		return false, err
 	}
-	args := []any{"set", s.k(key), value, "nx"}
-	if px := pxMillis(ttl); px > 0 {
-		args = append(args, "px", px)
-	}
-	err := s.c.Do(ctx, args...).Err()
+	err := s.c.Do(ctx, s.setArgs(key, value, ttl, "nx")...).Err()
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
@@ -193,14 +201,7 @@ func (s *Redis) Take(ctx context.Context, key string) ([]byte, error) {
 	if err := s.pre(ctx, key); err != nil {
 		return nil, err
 	}
-	v, err := s.c.GetDel(ctx, s.k(key)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, s.mapErr("take", err)
-	}
-	return v, nil
+	return s.value("take", s.c.GetDel(ctx, s.k(key)))
 }
 
 // CompareAndSwap implements Store with one Lua script (GET, compare, SET).

@@ -33,15 +33,13 @@ const (
 	KindRefresh Kind = "refresh"
 	// KindSecret holds gateway-internal secrets, such as signing keys.
 	KindSecret Kind = "secret"
-	// KindConsent holds remembered consent decisions.
-	KindConsent Kind = "consent"
 	// KindRateLimit holds request counters shared by gateway instances, by endpoint, client
 	// IP and time window.
 	KindRateLimit Kind = "ratelimit"
 )
 
 // kinds lists every known Kind; ParseKey and the stores accept only these.
-var kinds = [...]Kind{KindClient, KindPending, KindCode, KindSession, KindRefresh, KindSecret, KindConsent, KindRateLimit}
+var kinds = [...]Kind{KindClient, KindPending, KindCode, KindSession, KindRefresh, KindSecret, KindRateLimit}
 
 // maxKeyLen is the longest key any backend accepts (Badger's limit is 65000
 // bytes; the same bound is applied to Redis so the backends agree).

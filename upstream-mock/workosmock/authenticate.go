@@ -196,19 +196,13 @@ func (s *Server) codeGrant(w http.ResponseWriter, req authnRequest) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", invalid)
 		return
 	}
-	u, ok := s.userByID(c.userID)
+	u, ok := s.grantUserLocked(w, c.userID, invalid)
 	if !ok {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", invalid)
 		return
 	}
 	sid := "session_" + newULID(now)
 	s.sessions[sid] = &session{id: sid, userID: u.ID, createdAt: now}
-	pair, err := s.issuePairLocked(u, sid, c.authMethod)
-	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Could not issue tokens.")
-		return
-	}
-	writeJSON(w, http.StatusOK, s.authnResponseLocked(u, pair))
+	s.grantPairLocked(w, u, sid, c.authMethod)
 }
 
 func (s *Server) refreshGrant(w http.ResponseWriter, req authnRequest) {
@@ -247,9 +241,8 @@ func (s *Server) refreshGrant(w http.ResponseWriter, req authnRequest) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", invalid)
 		return
 	}
-	u, ok := s.userByID(rt.userID)
+	u, ok := s.grantUserLocked(w, rt.userID, invalid)
 	if !ok {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", invalid)
 		return
 	}
 	if req.OrganizationID != "" && req.OrganizationID != u.OrganizationID {
@@ -257,14 +250,34 @@ func (s *Server) refreshGrant(w http.ResponseWriter, req authnRequest) {
 			"The user is not a member of organization '"+req.OrganizationID+"'.")
 		return
 	}
-	pair, err := s.issuePairLocked(u, rt.sid, rt.authMethod)
+	if pair, ok := s.grantPairLocked(w, u, rt.sid, rt.authMethod); ok {
+		rt.rotatedAt = now
+		rt.next = &pair
+	}
+}
+
+// grantUserLocked returns the user a code or refresh token was issued to,
+// or answers invalid_grant with msg, and false, when that user is gone.
+// s.mu must be held.
+func (s *Server) grantUserLocked(w http.ResponseWriter, userID, msg string) (User, bool) {
+	u, ok := s.userByID(userID)
+	if !ok {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", msg)
+	}
+	return u, ok
+}
+
+// grantPairLocked issues a new token pair for u in session sid and answers
+// the authenticate call with it; if the pair cannot be minted it answers
+// server_error and reports false. s.mu must be held.
+func (s *Server) grantPairLocked(w http.ResponseWriter, u User, sid, method string) (tokenPair, bool) {
+	pair, err := s.issuePairLocked(u, sid, method)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Could not issue tokens.")
-		return
+		return tokenPair{}, false
 	}
-	rt.rotatedAt = now
-	rt.next = &pair
 	writeJSON(w, http.StatusOK, s.authnResponseLocked(u, pair))
+	return pair, true
 }
 
 // issuePairLocked mints an access token and stores a new refresh token for

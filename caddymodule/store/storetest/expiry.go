@@ -1,0 +1,66 @@
+// expiry.go holds the conformance case for TTLs: which records expire, and
+// how every operation and Count treat an expired record.
+
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/drio-gateway/gateway/caddymodule/store"
+)
+
+// testTTL checks expiry with one shared sleep. Badger keeps expiry in whole
+// seconds (rounded up), so a 1 s TTL lives between 1 and 2 s.
+func testTTL(t *testing.T, s store.Store) {
+	const ttl = time.Second
+	k := func(id string) string { return store.Key(store.KindCode, "ttl-"+id) }
+
+	mustPut(t, s, k("get"), []byte("v"), ttl)
+	mustPut(t, s, k("take"), []byte("v"), ttl)
+	mustPut(t, s, k("cas"), []byte("v"), ttl)
+	mustPut(t, s, k("pia"), []byte("old"), ttl)
+	mustPut(t, s, k("forever"), []byte("v"), 0)
+	mustPut(t, s, k("negative"), []byte("v"), -time.Second)
+	mustPut(t, s, k("cleared"), []byte("v"), ttl)
+	mustPut(t, s, k("cleared"), []byte("v2"), 0) // a Put without ttl clears the expiry
+	mustPut(t, s, k("cas-persist"), []byte("v"), ttl)
+	if ok, err := s.CompareAndSwap(ctx, k("cas-persist"), []byte("v"), []byte("w"), 0); !ok || err != nil {
+		t.Fatalf("CAS = %v, %v", ok, err)
+	}
+	mustPut(t, s, k("cas-expire"), []byte("v"), 0)
+	if ok, err := s.CompareAndSwap(ctx, k("cas-expire"), []byte("v"), []byte("w"), ttl); !ok || err != nil {
+		t.Fatalf("CAS = %v, %v", ok, err)
+	}
+	if ok, err := s.PutIfAbsent(ctx, k("pia-ttl"), []byte("v"), ttl); !ok || err != nil {
+		t.Fatalf("PutIfAbsent = %v, %v", ok, err)
+	}
+	mustPut(t, s, store.Key(store.KindSession, "live"), []byte("v"), time.Hour)
+	mustPut(t, s, store.Key(store.KindSession, "dying"), []byte("v"), ttl)
+	wantValue(t, s, k("get"), []byte("v"))
+	wantCount(t, s, store.KindSession, 2)
+	wantCount(t, s, store.KindCode, 10)
+
+	time.Sleep(2*ttl + 200*time.Millisecond)
+
+	wantNotFound(t, s, k("get"))
+	if _, err := s.Take(ctx, k("take")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Take(expired) = %v, want ErrNotFound", err)
+	}
+	if ok, err := s.CompareAndSwap(ctx, k("cas"), []byte("v"), []byte("w"), 0); ok || err != nil {
+		t.Fatalf("CAS(expired) = %v, %v; want false, nil", ok, err)
+	}
+	if ok, err := s.PutIfAbsent(ctx, k("pia"), []byte("new"), 0); !ok || err != nil {
+		t.Fatalf("PutIfAbsent(expired) = %v, %v; want true", ok, err)
+	}
+	wantValue(t, s, k("pia"), []byte("new"))
+	wantValue(t, s, k("forever"), []byte("v"))
+	wantValue(t, s, k("negative"), []byte("v"))
+	wantValue(t, s, k("cleared"), []byte("v2"))
+	wantValue(t, s, k("cas-persist"), []byte("w"))
+	wantNotFound(t, s, k("cas-expire"))
+	wantNotFound(t, s, k("pia-ttl"))
+	wantCount(t, s, store.KindSession, 1)
+	wantCount(t, s, store.KindCode, 5) // pia, forever, negative, cleared, cas-persist
+}

@@ -1,0 +1,220 @@
+// run.go holds the orchestration: run starts the WorkOS stand-in, the
+// resource API, plain Caddy and the gateway, then runs the phases in order
+// (latency matrix, flow throughput, memory, Go benchmarks) and fills the
+// report that writeReport turns into BENCHMARKS.md.
+
+package main
+
+import (
+	"fmt"
+	"log"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
+)
+
+type report struct {
+	o         options
+	started   time.Time
+	total     time.Duration
+	targets   []target
+	matrix    map[string]map[int]*cell
+	flows     map[string]flowStats
+	mem       memResult
+	goBench   string
+	profiles  map[string]string // name -> pprof -top text
+	profPaths map[string]string
+	loadStart string
+	loadEnd   string
+}
+
+func run(o options) error {
+	t0 := time.Now()
+	rep := &report{o: o, started: t0, loadStart: loadavg(), flows: map[string]flowStats{}, profiles: map[string]string{}, profPaths: map[string]string{}}
+	tmp, err := os.MkdirTemp("", "drio-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+		return err
+	}
+	for _, b := range []string{o.caddyBin, o.mockBin} {
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("%s: %v (build it first: see `make bench`)", b, err)
+		}
+	}
+
+	// The WorkOS stand-in runs in this process: the memory run mints tokens with its key.
+	wm, err := workosmock.New(workosmock.Config{ClientID: workosClientID, APIKey: workosAPIKey, AccessTokenTTL: 30 * time.Minute})
+	if err != nil {
+		return err
+	}
+	defer wm.Close()
+	wln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	workosURL := "http://" + wln.Addr().String()
+	wm.SetBaseURL(workosURL)
+	wsrv := &http.Server{Handler: wm}
+	go func() { _ = wsrv.Serve(wln) }()
+	defer wsrv.Close()
+
+	// (1) the resource API, its own process.
+	resAddr := freeAddr()
+	mock, err := startProc("upstream-mock", tmp, o.mockBin, "-resource-addr", resAddr, "-workos-addr", freeAddr(),
+		"-client-id", workosClientID, "-api-key", workosAPIKey)
+	if err != nil {
+		return err
+	}
+	defer mock.stop()
+	if err := mock.waitHTTP("http://"+resAddr+"/healthz", 200); err != nil {
+		return err
+	}
+
+	// (2) plain Caddy reverse_proxy.
+	plainAddr := freeAddr()
+	plain, err := startCaddy("caddy-plain", o.caddyBin, filepath.Join(tmp, "plain"), plainCaddyfile(plainAddr, freeAddr(), resAddr), "http://"+plainAddr+"/api/v1/templates")
+	if err != nil {
+		return err
+	}
+	defer plain.stop()
+
+	// (3)+(4) the gateway, as shipped (Badger, no sync_writes).
+	gwCfg := gatewayConfig{Addr: freeAddr(), Admin: freeAddr(), Upstream: resAddr, WorkOS: workosURL, DataDir: filepath.Join(tmp, "gw-data")}
+	gw, err := startCaddy("gateway", o.caddyBin, filepath.Join(tmp, "gw"), gwCfg.caddyfile(), "http://"+gwCfg.Addr+"/.well-known/oauth-authorization-server")
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+	gwURL := "http://" + gwCfg.Addr
+	log.Printf("resource API %s, plain Caddy %s, gateway %s (admin %s), WorkOS stand-in %s", resAddr, plainAddr, gwCfg.Addr, gwCfg.Admin, workosURL)
+
+	// A valid token from a real flow.
+	fr := &flowRunner{gw: gwURL, transport: newTransport(o.flowConc)}
+	var first *flowResult
+	for i := 0; i < 50; i++ { // the JWKS is fetched in the background at start
+		if first, err = fr.run(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("first flow: %v\n%s", err, tail(gw.out.String(), 3000))
+	}
+
+	ident := http.Header{
+		"X-Drio-User-Id": {workosmock.DemoAdaID}, "X-Drio-Org-Id": {workosmock.DemoOrgID},
+		"X-Drio-Session-Id": {"session_bench"}, "X-Drio-User-Email": {benchEmail},
+		"X-Drio-User-Role": {"admin"}, "X-Drio-User-Permissions": {"apps:read,apps:write"},
+		"X-Request-Id": {"req_bench"},
+	}
+	rep.targets = []target{
+		{key: "direct", name: "upstream direct `/api/v1/me`", url: "http://" + resAddr + "/api/v1/me", header: ident, pid: mock.pid()},
+		{key: "plain", name: "Caddy reverse_proxy `/api/v1/me`", url: "http://" + plainAddr + "/api/v1/me", header: ident, pid: plain.pid()},
+		{key: "protected", name: "gateway protected `/api/v1/me` (bearer)", url: gwURL + "/api/v1/me", header: http.Header{"Authorization": {"Bearer " + first.access}}, pid: gw.pid()},
+		{key: "plain-public", name: "Caddy reverse_proxy `/api/v1/templates`", url: "http://" + plainAddr + "/api/v1/templates", pid: plain.pid()},
+		{key: "public", name: "gateway public `/api/v1/templates`", url: gwURL + "/api/v1/templates", pid: gw.pid()},
+	}
+	if o.phases["matrix"] {
+		log.Printf("latency matrix: %d targets x %v connections x %d rounds x %v", len(rep.targets), o.concs, o.rounds, o.cellDur)
+		rep.matrix = matrix(rep.targets, o.concs, o.rounds, o.cellDur, log.Printf)
+		printMatrix(os.Stdout, rep)
+	}
+
+	// Profile of the gateway under the protected load (not part of the measurement).
+	maxConc := o.concs[len(o.concs)-1]
+	prof := func(name string, load func(time.Duration)) {
+		path := filepath.Join(o.profileDir, name+".pprof")
+		done := make(chan error, 1)
+		go func() { done <- fetchProfile("http://"+gwCfg.Admin, 4, path) }()
+		load(5 * time.Second)
+		if err := <-done; err != nil {
+			log.Printf("profile %s: %v", name, err)
+			return
+		}
+		rep.profPaths[name] = path
+		rep.profiles[name] = pprofTop(path)
+	}
+	if o.phases["matrix"] {
+		prof("protected", func(d time.Duration) {
+			drive(&http.Client{Transport: newTransport(maxConc)}, rep.targets[2], maxConc, d)
+		})
+	}
+	pids := map[string]int{"gateway": gw.pid(), "upstream-mock": mock.pid(), benchProc: os.Getpid()}
+	if !o.phases["flows"] {
+		gw.stop()
+		plain.stop()
+		if o.phases["mem"] {
+			if err := memoryRun(o, rep, tmp, resAddr, workosURL, wm); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	// Flow throughput: the shipped gateway and one with sync_writes, interleaved in slices
+	// (shipped, sync, shipped, sync, ...) so that other load on the machine hits both alike.
+	syncCfg := gatewayConfig{Addr: freeAddr(), Admin: freeAddr(), Upstream: resAddr, WorkOS: workosURL, DataDir: filepath.Join(tmp, "gw-sync-data"), SyncWrites: true}
+	gwSync, err := startCaddy("gateway-sync", o.caddyBin, filepath.Join(tmp, "gw-sync"), syncCfg.caddyfile(), "http://"+syncCfg.Addr+"/.well-known/oauth-authorization-server")
+	if err != nil {
+		return err
+	}
+	defer gwSync.stop()
+	frSync := &flowRunner{gw: "http://" + syncCfg.Addr, transport: newTransport(o.flowConc)}
+	for i := 0; i < 50; i++ {
+		if _, err = frSync.run(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("first flow (sync_writes): %v", err)
+	}
+	const slices = 4
+	log.Printf("flows: shipped store (Badger, no sync_writes) and sync_writes, %d concurrent, %d interleaved slices of %v each", o.flowConc, slices, o.flowDur/slices)
+	syncPids := maps.Clone(pids)
+	syncPids["gateway"] = gwSync.pid()
+	for i := 0; i < slices; i++ {
+		rep.flows["shipped"] = rep.flows["shipped"].add(fr.throughput(pids, o.flowConc, o.flowDur/slices))
+		rep.flows["sync"] = rep.flows["sync"].add(frSync.throughput(syncPids, o.flowConc, o.flowDur/slices))
+	}
+	logFlows("shipped", rep.flows["shipped"])
+	logFlows("sync_writes", rep.flows["sync"])
+	prof("flows", func(d time.Duration) { fr.throughput(pids, o.flowConc, d) })
+	gw.stop()
+	gwSync.stop()
+	plain.stop()
+
+	if !o.phases["mem"] {
+		return nil
+	}
+	// Memory: 100k clients, 100k sessions, then many protected requests.
+	if err := memoryRun(o, rep, tmp, resAddr, workosURL, wm); err != nil {
+		return err
+	}
+	mock.stop()
+
+	if o.goBench {
+		log.Printf("Go benchmarks")
+		rep.goBench = goBenchmarks()
+	}
+	rep.total = time.Since(t0)
+	rep.loadEnd = loadavg()
+	if err := writeReport(rep); err != nil {
+		return err
+	}
+	log.Printf("done in %v; report in %s, profiles in %s", rep.total.Round(time.Second), o.out, o.profileDir)
+	return nil
+}
+
+func logFlows(name string, s flowStats) {
+	log.Printf("  %s: %d flows in %v = %.1f flows/s, %d errors, gateway CPU %.2fs = %.3f ms/flow; machine busy %.0f%% of 2 cores; %s %s",
+		name, s.flows, s.elapsed.Round(time.Millisecond), s.perSecond(), s.errors, s.cpu, 1000*s.cpuPerFlow(), 100*s.busy, s.cpuShares(), s.firstErr)
+}
