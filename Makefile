@@ -31,7 +31,7 @@ run: build
 	echo "  curl -s $(GW_URL)/api/v1/templates      # public"; \
 	echo "Then follow the walkthrough in README.md to register, sign in and call the API. Ctrl-C stops both."; \
 	echo; \
-	./caddy run --config Caddyfile --adapter caddyfile
+	WORKOS_API_KEY="$${WORKOS_API_KEY:-sk_test_dev}" ./caddy run --config Caddyfile --adapter caddyfile
 
 ## test: what the tests need (test-deps), formatting and vet, then unit, integration and
 ## end-to-end tests (race detector on), through gotestsum: one line per package, the output of

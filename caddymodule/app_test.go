@@ -27,6 +27,9 @@ func TestAppProvisionRejectsBadConfig(t *testing.T) {
 		{"no workos", App{Issuer: "https://api.example.com"}, "workos client_id is required"},
 		{"no client id", App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{APIKey: "sk"}}, "workos client_id is required"},
 		{"no api key", App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{ClientID: "client_1", APIKey: "{env.DRIO_TEST_UNSET_KEY}"}}, "api_key is empty"},
+		{"api key and key file", App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{ClientID: "c", APIKey: "k", APIKeyFile: "/dev/null"}}, "both api_key and api_key_file"},
+		{"missing key file", App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{ClientID: "c", APIKeyFile: "/nonexistent/drio-key"}}, "api_key_file: open /nonexistent/drio-key"},
+		{"empty key file", App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{ClientID: "c", APIKeyFile: "/dev/null"}}, "api_key_file /dev/null is empty"},
 		{"bad endpoint", App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{ClientID: "c", APIKey: "k", Endpoint: "ftp://x"}}, "must be an absolute http(s) URL"},
 		{"unknown storage", App{Issuer: "https://api.example.com", WorkOS: workos(), Storage: &StorageConfig{Backend: "etcd"}}, "unknown storage backend"},
 		{"redis without url", App{Issuer: "https://api.example.com", WorkOS: workos(), Storage: &StorageConfig{Backend: "redis"}}, "storage redis needs a URL"},
@@ -100,5 +103,24 @@ func TestAppValidateDataDir(t *testing.T) {
 	app.RedirectSchemes = []string{"javascript"}
 	if err := app.Validate(); err == nil {
 		t.Error("Validate() accepted javascript as a redirect scheme")
+	}
+}
+
+// TestAppAPIKeyFile reads the WorkOS key from a file, as from a mounted secret, and keeps the
+// file's name (not the key) in the configuration.
+func TestAppAPIKeyFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "workos")
+	if err := os.WriteFile(file, []byte("  sk_from_file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	app := App{Issuer: "https://api.example.com", WorkOS: &WorkOSConfig{ClientID: "client_1", APIKeyFile: file},
+		Storage: &StorageConfig{Dir: t.TempDir()}}
+	if err := app.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if app.WorkOS.APIKey != "sk_from_file" {
+		t.Errorf("APIKey = %q, want the file's content without white space", app.WorkOS.APIKey)
 	}
 }

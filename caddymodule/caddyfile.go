@@ -45,6 +45,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		workos {
 //			client_id <id>
 //			api_key   <key>
+//			api_key_file <path>
 //			endpoint  <url>
 //			timeout   <duration>
 //		}
@@ -147,6 +148,8 @@ func (a *App) unmarshalWorkOS(d *caddyfile.Dispenser) error {
 			a.WorkOS.ClientID, err = oneArg(d)
 		case "api_key":
 			a.WorkOS.APIKey, err = oneArg(d)
+		case "api_key_file":
+			a.WorkOS.APIKeyFile, err = oneArg(d)
 		case "endpoint":
 			a.WorkOS.Endpoint, err = oneArg(d)
 		case "timeout":

@@ -71,6 +71,11 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 			},
 		},
 		{
+			name:  "api key from a file",
+			input: "drio {\n workos {\n client_id client_1\n api_key_file /run/secrets/workos\n }\n }",
+			want:  App{WorkOS: &WorkOSConfig{ClientID: "client_1", APIKeyFile: "/run/secrets/workos"}},
+		},
+		{
 			name:  "redis and rate limit off",
 			input: "drio {\n storage redis redis://127.0.0.1:6379/0 {\n prefix gw1:\n }\n rate_limit off\n }",
 			want: App{

@@ -21,9 +21,14 @@ import (
 type WorkOSConfig struct {
 	// ClientID is the WorkOS client id (client_…). Required.
 	ClientID string `json:"client_id,omitempty"`
-	// APIKey is the WorkOS API key (sk_…). Prefer the placeholder {env.WORKOS_API_KEY} so the
-	// key is not part of the stored config. Required.
+	// APIKey is the WorkOS API key (sk_…). Use a runtime placeholder ({env.WORKOS_API_KEY}
+	// or {file./run/secrets/workos}), resolved when the app starts, so the key is never part
+	// of the stored config nor of what Caddy's admin API serves. Required, unless APIKeyFile
+	// is set.
 	APIKey string `json:"api_key,omitempty"`
+	// APIKeyFile is a file that holds the WorkOS API key (surrounding white space is
+	// ignored), read when the app starts; for secrets mounted as files.
+	APIKeyFile string `json:"api_key_file,omitempty"`
 	// Endpoint is the WorkOS API base URL, no trailing slash. Default: https://api.workos.com.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Timeout bounds each call to WorkOS (code exchange, refresh, JWKS, session revoke).
@@ -153,8 +158,20 @@ func (a *App) provisionWorkOS(repl *caddy.Replacer) error {
 	}
 	a.WorkOS.ClientID = repl.ReplaceKnown(a.WorkOS.ClientID, "")
 	a.WorkOS.APIKey = repl.ReplaceKnown(a.WorkOS.APIKey, "")
+	if file := repl.ReplaceKnown(a.WorkOS.APIKeyFile, ""); file != "" {
+		if a.WorkOS.APIKey != "" {
+			return errors.New("drio: workos has both api_key and api_key_file: keep one")
+		}
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("drio: workos api_key_file: %v", err)
+		}
+		if a.WorkOS.APIKey = strings.TrimSpace(string(raw)); a.WorkOS.APIKey == "" {
+			return fmt.Errorf("drio: workos api_key_file %s is empty: write the WorkOS API key (sk_…) into it", file)
+		}
+	}
 	if a.WorkOS.APIKey == "" {
-		return errors.New("drio: workos api_key is empty: add `api_key {env.WORKOS_API_KEY}` and set WORKOS_API_KEY")
+		return errors.New("drio: workos api_key is empty: add `api_key {env.WORKOS_API_KEY}` and set WORKOS_API_KEY, or `api_key_file <path>`")
 	}
 	a.WorkOS.Endpoint = strings.TrimRight(repl.ReplaceKnown(a.WorkOS.Endpoint, ""), "/")
 	if a.WorkOS.Endpoint == "" {

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +19,7 @@ import (
 // written. It uses the fixed ports of `make run` (8080, 9000, 9001, 2019).
 func TestMakeRunAndReadmeWalkthrough(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds Caddy with xcaddy; skipped in -short mode")
+		t.Skip("builds Caddy with xcaddy, so it is skipped in -short mode; run it with `make test` (no -short)")
 	}
 	for _, addr := range []string{"127.0.0.1:8080", "127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:2019"} {
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
@@ -79,6 +80,7 @@ func TestMakeRunAndReadmeWalkthrough(t *testing.T) {
 	}
 
 	checkShippedCaddyfileTools(t)
+	checkNoSecretInRunningConfig(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -118,9 +120,13 @@ func checkShippedCaddyfileTools(t *testing.T) {
 	} {
 		cmd := exec.Command("./caddy", args...)
 		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "DRIO_DATA="+t.TempDir())
-		if out, err := cmd.CombinedOutput(); err != nil {
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "DRIO_DATA="+t.TempDir(), "WORKOS_API_KEY=sk_test_from_env")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Errorf("caddy %s: %v\n%s", args[0], err, out)
+		}
+		if strings.Contains(string(out), "sk_test_from_env") {
+			t.Errorf("caddy %s printed the WorkOS API key from the environment:\n%s", args[0], out)
 		}
 	}
 	src, err := os.ReadFile("../Caddyfile")
@@ -135,5 +141,27 @@ func checkShippedCaddyfileTools(t *testing.T) {
 	}
 	if string(formatted) != string(src) {
 		t.Errorf("the shipped Caddyfile is not `caddy fmt` formatted:\n%s", formatted)
+	}
+}
+
+// checkNoSecretInRunningConfig reads the running config from Caddy's admin endpoint, as anyone
+// who can reach it could, and checks that the WorkOS API key `make run` set is not in it: the
+// shipped Caddyfile names it with a runtime placeholder.
+func checkNoSecretInRunningConfig(t *testing.T) {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2019/config/")
+	if err != nil {
+		t.Fatalf("admin endpoint: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /config/: %d %v", resp.StatusCode, err)
+	}
+	if strings.Contains(string(body), "sk_test_dev") {
+		t.Errorf("the running config served by the admin endpoint holds the WorkOS API key:\n%s", body)
+	}
+	if !strings.Contains(string(body), `"api_key":"{env.WORKOS_API_KEY}"`) {
+		t.Errorf("the running config does not name the API key by its placeholder:\n%s", body)
 	}
 }
