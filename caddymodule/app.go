@@ -37,6 +37,8 @@ const (
 	defaultSessionTTL     = 30 * 24 * time.Hour
 	defaultRefreshGrace   = 30 * time.Second
 	defaultSessionCache   = 2 * time.Second
+	defaultClientTTL      = 90 * 24 * time.Hour
+	defaultRegQuota       = 1000
 	defaultRatePerSecond  = 5
 	defaultRateBurst      = 50
 )
@@ -101,7 +103,17 @@ type App struct {
 	// the same new pair. Later reuse revokes the whole session. Default: 30s.
 	RefreshGrace caddy.Duration `json:"refresh_grace,omitempty"`
 
-	// RateLimit bounds requests per client IP to register, authorize, token and refresh.
+	// ClientTTL is how long a dynamically registered client lives unused; every sign-in or
+	// token request renews it (at most once a day). Default: 2160h (90 days).
+	ClientTTL caddy.Duration `json:"client_ttl,omitempty"`
+
+	// RegistrationQuota bounds the registrations from one client IP per day (UTC), counted
+	// in the store (shared with Redis). With ClientTTL it bounds what one source can keep
+	// stored. Off with rate_limit off. Default: 1000.
+	RegistrationQuota int `json:"registration_quota,omitempty"`
+
+	// RateLimit bounds requests per client IP to register, authorize, callback, token and
+	// refresh.
 	// With Redis storage the count is shared by every instance. Default: 5 requests per
 	// second per endpoint, burst 50.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
@@ -172,6 +184,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	setDefault(&a.CodeTTL, defaultCodeTTL)
 	setDefault(&a.SessionTTL, defaultSessionTTL)
 	setDefault(&a.RefreshGrace, defaultRefreshGrace)
+	setDefault(&a.ClientTTL, defaultClientTTL)
+	if a.RegistrationQuota <= 0 {
+		a.RegistrationQuota = defaultRegQuota
+	}
 
 	if a.Storage == nil {
 		a.Storage = &StorageConfig{}
@@ -198,6 +214,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Endpoint: a.WorkOS.Endpoint,
 		Callback: a.callbackURL(),
 		Timeout:  time.Duration(a.WorkOS.Timeout),
+		Logger:   a.logger.Named("workos"),
 	})
 	a.verifierKey = a.verifierPoolKey()
 
@@ -287,7 +304,7 @@ func (a *App) callbackURL() string { return a.Issuer + a.APIBase + "/auth/callba
 
 // oauthConfig is the OAuth server's view of the app's configuration.
 func (a *App) oauthConfig() oauth.Config {
-	return oauth.Config{
+	cfg := oauth.Config{
 		Issuer:          a.Issuer,
 		APIBase:         a.APIBase,
 		Scopes:          slices.Clone(a.Scopes),
@@ -300,7 +317,12 @@ func (a *App) oauthConfig() oauth.Config {
 		SessionTTL:      time.Duration(a.SessionTTL),
 		RefreshGrace:    time.Duration(a.RefreshGrace),
 		RotationLease:   time.Duration(a.WorkOS.Timeout) + 5*time.Second,
+		ClientTTL:       time.Duration(a.ClientTTL),
 	}
+	if !a.RateLimit.Disabled {
+		cfg.RegistrationQuota = a.RegistrationQuota
+	}
+	return cfg
 }
 
 // Interface guards

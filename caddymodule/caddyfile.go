@@ -65,6 +65,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		code_ttl <duration>
 //		session_ttl <duration>
 //		refresh_grace <duration>
+//		client_ttl <duration>
+//		registration_quota <n>
 //		rate_limit off | <per_second> [<burst>]
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -122,6 +124,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &a.SessionTTL)
 		case "refresh_grace":
 			err = durationArg(d, &a.RefreshGrace)
+		case "client_ttl":
+			err = durationArg(d, &a.ClientTTL)
+		case "registration_quota":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				if a.RegistrationQuota, err = strconv.Atoi(v); err != nil || a.RegistrationQuota <= 0 {
+					err = d.Errf("registration_quota: %q is not a positive whole number of registrations per address and day", v)
+				}
+			}
 		case "rate_limit":
 			err = a.unmarshalRateLimit(d)
 		default:
@@ -265,6 +276,7 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		public        <path...>
 //		forward_token
 //		strip_header  <name...>
+//		cors_origins  <origin...> | *
 //	}
 func (p *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
@@ -284,6 +296,10 @@ func (p *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			p.ForwardToken = true
 		case "strip_header":
 			if err := appendArgs(d, &p.StripHeaders); err != nil {
+				return err
+			}
+		case "cors_origins":
+			if err := appendArgs(d, &p.CORSOrigins); err != nil {
 				return err
 			}
 		default:

@@ -176,7 +176,7 @@ var dacFuzzClients = map[string][]*regexp.Regexp{
 func dacPutFuzzClients(tb testing.TB, g *testGateway) {
 	for id, uris := range map[string][]string{dacFuzzC1: {dacC1URI}, dacFuzzC2: {dacC2URI}, dacFuzzCM: {dacC1URI, "https://app.example/cb2"}} {
 		rec := &grants.Client{ID: id, Name: id, RedirectURIs: uris, GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}}
-		if err := dacState(tb, g).Grants.Clients.Put(context.Background(), rec); err != nil {
+		if err := dacState(tb, g).Grants.Clients.Put(context.Background(), rec, 0); err != nil {
 			tb.Fatal(err)
 		}
 	}

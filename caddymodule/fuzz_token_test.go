@@ -35,7 +35,7 @@ func FuzzTokenForm(f *testing.F) {
 	if err := st.Grants.Clients.Put(ctx, &grants.Client{
 		ID: clientID, RedirectURIs: []string{redirect}, GrantTypes: []string{"authorization_code", "refresh_token"},
 		ResponseTypes: []string{"code"}, IssuedAt: time.Now().Unix(),
-	}); err != nil {
+	}, 0); err != nil {
 		f.Fatal(err)
 	}
 	// Fixtures: bridge codes written straight into the store, each with its own verifier.

@@ -195,7 +195,7 @@ func dacFlow(t *testing.T, g *testGateway, c *testkit.Registration, authURL, ema
 func dacSetClient(t *testing.T, g *testGateway, id string, uris ...string) {
 	t.Helper()
 	rec := &grants.Client{ID: id, Name: "changed", RedirectURIs: uris, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}}
-	if err := g.grants().Clients.Put(context.Background(), rec); err != nil {
+	if err := g.grants().Clients.Put(context.Background(), rec, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -444,12 +444,14 @@ func TestMatrixAuthorize(t *testing.T) {
 		}{
 			{"csrf missing", b, url.Values{"txn": {txn1}, "decision": {"approve"}}, nil},
 			{"csrf empty", b, url.Values{"txn": {txn1}, "csrf": {""}, "decision": {"approve"}}, nil},
-			{"csrf wrong", b, url.Values{"txn": {txn1}, "csrf": {csrf1[:len(csrf1)-1] + "A"}, "decision": {"approve"}}, nil},
+			{"csrf wrong", b, url.Values{"txn": {txn1}, "csrf": {flipLast(csrf1)}, "decision": {"approve"}}, nil},
 			{"csrf of another transaction", b, url.Values{"txn": {txn1}, "csrf": {csrf2}, "decision": {"approve"}}, nil},
 			{"csrf of another browser", b, url.Values{"txn": {txn3}, "csrf": {csrf3}, "decision": {"approve"}}, nil},
 			{"no binding cookie", noCookies, url.Values{"txn": {txn1}, "csrf": {csrf1}, "decision": {"approve"}}, nil},
 			{"cross-site post", b, url.Values{"txn": {txn1}, "csrf": {csrf1}, "decision": {"approve"}}, http.Header{"Sec-Fetch-Site": {"cross-site"}}},
 			{"foreign origin", b, url.Values{"txn": {txn1}, "csrf": {csrf1}, "decision": {"approve"}}, http.Header{"Origin": {"https://evil.test"}}},
+			{"origin extending ours", b, url.Values{"txn": {txn1}, "csrf": {csrf1}, "decision": {"approve"}}, http.Header{"Origin": {g.URL + ".evil.test"}}},
+			{"origin of ours on another port", b, url.Values{"txn": {txn1}, "csrf": {csrf1}, "decision": {"approve"}}, http.Header{"Origin": {g.URL + "1"}}},
 			{"deny with wrong csrf", b, url.Values{"txn": {txn1}, "csrf": {csrf2}, "decision": {"deny"}}, nil},
 		}
 		for _, tc := range cases {
@@ -526,20 +528,21 @@ func TestMatrixAuthorize(t *testing.T) {
 		b := f.Browser.HTTP
 		authURL := g.URL + dacAuthzPath + "?" + dacQuery(g, c1).Encode()
 		// Same browser, a top-level navigation typed or from our own site: straight to WorkOS.
-		for _, site := range []string{"", "none", "same-origin"} {
+		for _, site := range []string{"none", "same-origin"} {
+			before := g.snapshot(t)
+			resp := dacGet(t, b, authURL, http.Header{"Sec-Fetch-Site": {site}})
+			g.assertInvariants(t, before, resp, pending)
+			dacWorkOSRedirect(t, g, "A23 "+site, resp)
+		}
+		// A cross-site or same-site navigation is asked again, and so is a request whose
+		// browser does not say (no Sec-Fetch-Site: nothing proves it is not cross-site).
+		for _, site := range []string{"cross-site", "same-site", ""} {
 			h := http.Header{}
 			if site != "" {
 				h.Set("Sec-Fetch-Site", site)
 			}
 			before := g.snapshot(t)
 			resp := dacGet(t, b, authURL, h)
-			g.assertInvariants(t, before, resp, pending)
-			dacWorkOSRedirect(t, g, "A23 "+site, resp)
-		}
-		// A cross-site (or same-site) navigation is asked again.
-		for _, site := range []string{"cross-site", "same-site"} {
-			before := g.snapshot(t)
-			resp := dacGet(t, b, authURL, http.Header{"Sec-Fetch-Site": {site}})
 			g.assertInvariants(t, before, resp, pending)
 			txn, _ := dacConsent(t, "A23 "+site, resp)
 			g.noteSecret(txn)
@@ -549,4 +552,16 @@ func TestMatrixAuthorize(t *testing.T) {
 		txn, _ := dacConsent(t, "A23 other client", resp)
 		g.noteSecret(txn)
 	})
+}
+
+// flipLast returns tok with its last character changed to another one, so the result always
+// differs from tok (replacing it with a fixed character would leave it unchanged whenever tok
+// already ended with that character).
+func flipLast(tok string) string {
+	last := tok[len(tok)-1]
+	repl := byte('A')
+	if last == 'A' {
+		repl = 'B'
+	}
+	return tok[:len(tok)-1] + string(repl)
 }

@@ -290,10 +290,25 @@ func TestMatrixToken(t *testing.T) {
 	})
 
 	t.Run("T10 redirect_uri omitted", func(t *testing.T) {
+		// Named at authorize: the token request must repeat it (RFC 6749 §4.1.3), and a
+		// refusal leaves the code for its owner.
 		f, code := freshCode(t, g, c1)
 		form := f.TokenForm(code)
 		form.Del("redirect_uri")
-		wantTokens(t, g, "T10", g.form(t, tokenPath, form))
+		g.refuse(t, "T10 named at authorize", form, 400, respond.CodeInvalidGrant)
+		wantUnconsumed(t, g, "T10", code)
+		wantTokens(t, g, "T10 then repeated", g.form(t, tokenPath, f.TokenForm(code)))
+
+		// Not named at authorize (one registered URI): it may be omitted at the token too.
+		reg := *c1
+		cfg := *c1.Config
+		cfg.RedirectURL = ""
+		reg.Config = &cfg
+		f = g.kit.StartFlow(t, &reg, "ada@example.com")
+		code = f.Code(t)
+		form = f.TokenForm(code)
+		form.Del("redirect_uri")
+		wantTokens(t, g, "T10 omitted at both", g.form(t, tokenPath, form))
 	})
 
 	t.Run("T11 bad codes", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"time"
@@ -48,6 +49,11 @@ type Protect struct {
 
 	// StripHeaders are more header names to remove from client requests (any case, '_' or '-').
 	StripHeaders []string `json:"strip_headers,omitempty"`
+
+	// CORSOrigins are the origins (scheme://host[:port], or "*" for any) whose browser
+	// scripts may call the protected routes; their preflights are answered without a token.
+	// Default: none (a browser script of any origin cannot read the answers).
+	CORSOrigins []string `json:"cors_origins,omitempty"`
 
 	app        *App
 	logger     *zap.Logger
@@ -97,6 +103,15 @@ func (p *Protect) Validate() error {
 			return fmt.Errorf("drio_protect: public path %q must start with / or *", pat)
 		}
 	}
+	for _, o := range p.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("drio_protect: cors_origins: %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", o)
+		}
+	}
 	return nil
 }
 
@@ -123,7 +138,9 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header.Del("Authorization")
 		return p.serveNext(w, r, next)
 	}
-	w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+	if p.handleCORS(w, r) {
+		return nil
+	}
 
 	switch {
 	case errors.Is(tokErr, verifier.ErrMultipleHeaders) || (present && queryToken):

@@ -236,3 +236,42 @@ func TestCORSPublicClientSecretsAndResource(t *testing.T) {
 	}
 	s.checkLogs()
 }
+
+// TestCORSOnProtectedRoutes: a browser script of an origin the operator allowed can call a
+// protected route (its preflight, which carries no token, is answered at the gateway) and
+// read the challenge of a 401; a script of any other origin gets no CORS header, so its
+// browser keeps the answer from it.
+func TestCORSOnProtectedRoutes(t *testing.T) {
+	const app = "https://app.example"
+	s := startStack(t, stackOptions{ProtectExtra: "cors_origins " + app})
+	_, tok := s.login(t, "ada@example.com")
+
+	pre := corsRequest(t, http.MethodOptions, s.GW+"/api/v1/apps", map[string]string{
+		"Origin": app, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"})
+	if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != app ||
+		!headerHas(pre.Header, "Access-Control-Allow-Headers", "Authorization") || !headerHas(pre.Header, "Access-Control-Allow-Methods", "POST") {
+		t.Errorf("preflight from %s: %d %v, want 204 allowing POST with Authorization", app, pre.StatusCode, pre.Header)
+	}
+	if pre.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("preflight allows credentials: bearer tokens need none")
+	}
+	ok := corsRequest(t, http.MethodGet, s.GW+"/api/v1/me", map[string]string{"Origin": app, "Authorization": "Bearer " + tok.AccessToken})
+	if ok.StatusCode != http.StatusOK || ok.Header.Get("Access-Control-Allow-Origin") != app || !headerHas(ok.Header, "Vary", "Origin") {
+		t.Errorf("GET /api/v1/me from %s: %d %v, want 200 with Access-Control-Allow-Origin and Vary: Origin", app, ok.StatusCode, ok.Header)
+	}
+	denied := corsRequest(t, http.MethodGet, s.GW+"/api/v1/me", map[string]string{"Origin": app})
+	if denied.StatusCode != http.StatusUnauthorized || denied.Header.Get("Access-Control-Allow-Origin") != app ||
+		!headerHas(denied.Header, "Access-Control-Expose-Headers", "WWW-Authenticate") {
+		t.Errorf("401 from %s: %v, want it readable (Allow-Origin, WWW-Authenticate exposed)", app, denied.Header)
+	}
+	for _, other := range []string{"https://evil.example", app + ".evil.example", "null"} {
+		pre := corsRequest(t, http.MethodOptions, s.GW+"/api/v1/apps", map[string]string{"Origin": other, "Access-Control-Request-Method": "POST"})
+		if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight from %s: %d Allow-Origin %q, want 204 without it", other, pre.StatusCode, pre.Header.Get("Access-Control-Allow-Origin"))
+		}
+		get := corsRequest(t, http.MethodGet, s.GW+"/api/v1/me", map[string]string{"Origin": other, "Authorization": "Bearer " + tok.AccessToken})
+		if get.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET from %s: Allow-Origin %q, want none", other, get.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}

@@ -59,6 +59,8 @@ type stackOptions struct {
 	UpstreamURL string
 	// ProxyExtra is added inside the reverse_proxy block.
 	ProxyExtra string
+	// ProtectExtra is added inside the drio_protect block.
+	ProtectExtra string
 	// Storage replaces the storage line (default: badger in DataDir).
 	Storage string
 	// Peer makes this gateway a second instance in front of the same WorkOS stand-in and
@@ -160,12 +162,13 @@ func (s *stack) caddyfile() string {
 	drio_oauth
 	drio_protect {
 		public /api/v1/templates /api/v1/templates/*
+		%s
 	}
 	reverse_proxy %s {
 		%s
 	}
 }
-`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, storage, s.opts.DrioExtra, s.GW, upstream, s.opts.ProxyExtra)
+`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, storage, s.opts.DrioExtra, s.GW, s.opts.ProtectExtra, upstream, s.opts.ProxyExtra)
 }
 
 // startCaddy runs the Caddy binary with the stack's Caddyfile and waits until it serves.

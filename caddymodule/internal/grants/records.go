@@ -14,18 +14,24 @@ type Client struct {
 	PolicyURI     string   `json:"policy_uri,omitempty"`
 	TosURI        string   `json:"tos_uri,omitempty"`
 	IssuedAt      int64    `json:"issued_at"`
+	// LastUsed is when the client last started a sign-in or redeemed a grant (unix seconds);
+	// an unused registration expires (Config.ClientTTL after its last renewal).
+	LastUsed int64 `json:"last_used,omitempty"`
 }
 
 // Pending is an authorization between /authorize and the WorkOS callback, kept under the hash
 // of the opaque state the gateway sends to WorkOS.
 type Pending struct {
-	ClientID      string `json:"client_id"`
-	RedirectURI   string `json:"redirect_uri"`
-	State         string `json:"state,omitempty"`
-	HasState      bool   `json:"has_state,omitempty"`
-	CodeChallenge string `json:"code_challenge"`
-	Resource      string `json:"resource,omitempty"`
-	Scope         string `json:"scope,omitempty"`
+	ClientID    string `json:"client_id"`
+	RedirectURI string `json:"redirect_uri"`
+	// RedirectURIGiven says the client sent redirect_uri (it may be omitted when only one is
+	// registered); the token request must then repeat it (RFC 6749 §4.1.3).
+	RedirectURIGiven bool   `json:"redirect_uri_given,omitempty"`
+	State            string `json:"state,omitempty"`
+	HasState         bool   `json:"has_state,omitempty"`
+	CodeChallenge    string `json:"code_challenge"`
+	Resource         string `json:"resource,omitempty"`
+	Scope            string `json:"scope,omitempty"`
 	// Verifier is the gateway's own PKCE verifier towards WorkOS; useless without the WorkOS code.
 	Verifier string `json:"verifier"`
 	// BindingHash is the hash of the browser-binding cookie set at /authorize.
@@ -37,12 +43,13 @@ type Pending struct {
 // Code is a bridge code, kept under the code's hash. It outlives its redemption as a
 // tombstone, so a replay is recognised (and revokes what the first redemption issued).
 type Code struct {
-	ClientID      string `json:"client_id"`
-	RedirectURI   string `json:"redirect_uri"`
-	CodeChallenge string `json:"code_challenge"`
-	Resource      string `json:"resource,omitempty"`
-	Scope         string `json:"scope,omitempty"`
-	SessionID     string `json:"session_id"`
+	ClientID         string `json:"client_id"`
+	RedirectURI      string `json:"redirect_uri"`
+	RedirectURIGiven bool   `json:"redirect_uri_given,omitempty"`
+	CodeChallenge    string `json:"code_challenge"`
+	Resource         string `json:"resource,omitempty"`
+	Scope            string `json:"scope,omitempty"`
+	SessionID        string `json:"session_id"`
 	// Sealed is the WorkOS token pair sealed with a key derived from the code; emptied on
 	// redemption.
 	Sealed    []byte `json:"sealed,omitempty"`

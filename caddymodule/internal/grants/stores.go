@@ -33,7 +33,7 @@ func New(s store.Store, sessionCache time.Duration) *Stores {
 // maxClientIDLength bounds a client id before it reaches the store: longer ids were never issued.
 const maxClientIDLength = 100
 
-// Clients holds registered clients by client_id. They do not expire.
+// Clients holds registered clients by client_id.
 type Clients struct{ s store.Store }
 
 // Get returns the client, or ErrNotFound.
@@ -44,9 +44,9 @@ func (c Clients) Get(ctx context.Context, id string) (*Client, error) {
 	return get[Client](ctx, c.s, store.Key(store.KindClient, id))
 }
 
-// Put stores a client under its ID.
-func (c Clients) Put(ctx context.Context, rec *Client) error {
-	return put(ctx, c.s, store.Key(store.KindClient, rec.ID), rec, 0)
+// Put stores a client under its ID; it expires after ttl unless put again (ttl <= 0: never).
+func (c Clients) Put(ctx context.Context, rec *Client, ttl time.Duration) error {
+	return put(ctx, c.s, store.Key(store.KindClient, rec.ID), rec, ttl)
 }
 
 // PendingAuthorizations holds authorizations waiting for the WorkOS callback, by the opaque

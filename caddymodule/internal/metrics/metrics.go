@@ -34,7 +34,7 @@ var (
 	// WorkOSCalls counts calls to WorkOS, by call and outcome.
 	WorkOSCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "drio", Name: "workos_calls_total",
-		Help: "Calls to WorkOS, by call (code, refresh, revoke) and outcome (ok, refused, unavailable).",
+		Help: "Calls to WorkOS, by call (code, refresh, revoke) and outcome (ok, refused, misconfigured, unavailable).",
 	}, []string{"call", "outcome"})
 )
 

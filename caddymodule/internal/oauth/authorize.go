@@ -29,11 +29,13 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request, rt *Runt
 type authzRequest struct {
 	client      *grants.Client
 	redirectURI string
-	state       string
-	hasState    bool
-	challenge   string
-	resource    string
-	scope       string
+	// redirectGiven: the request named redirect_uri (the token request must repeat it).
+	redirectGiven bool
+	state         string
+	hasState      bool
+	challenge     string
+	resource      string
+	scope         string
 }
 
 func (s *Server) startAuthorization(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error {
@@ -41,21 +43,23 @@ func (s *Server) startAuthorization(w http.ResponseWriter, r *http.Request, rt *
 	if e != nil {
 		return e
 	}
+	s.renewClient(r, rt, req.client)
 	upstreamState := grants.RandomToken(32)
 	binding := s.bindingValue(w, r)
-	consented := s.cfg.DisableConsent || s.consentRemembered(r, rt, req.client.ID)
+	consented := s.cfg.DisableConsent || s.consentRemembered(r, rt, req.client.ID, req.redirectURI)
 	pending := &grants.Pending{
-		ClientID:      req.client.ID,
-		RedirectURI:   req.redirectURI,
-		State:         req.state,
-		HasState:      req.hasState,
-		CodeChallenge: req.challenge,
-		Resource:      req.resource,
-		Scope:         req.scope,
-		Verifier:      grants.RandomToken(32),
-		BindingHash:   grants.HashString(binding),
-		Consented:     consented,
-		CreatedAt:     time.Now().Unix(),
+		ClientID:         req.client.ID,
+		RedirectURI:      req.redirectURI,
+		RedirectURIGiven: req.redirectGiven,
+		State:            req.state,
+		HasState:         req.hasState,
+		CodeChallenge:    req.challenge,
+		Resource:         req.resource,
+		Scope:            req.scope,
+		Verifier:         grants.RandomToken(32),
+		BindingHash:      grants.HashString(binding),
+		Consented:        consented,
+		CreatedAt:        time.Now().Unix(),
 	}
 	if err := rt.Grants.Pending.Put(r.Context(), upstreamState, pending, s.cfg.PendingTTL); err != nil {
 		return s.storeFailed(r, "authorize", err)
@@ -100,7 +104,7 @@ func (s *Server) parseAuthorization(r *http.Request, rt *Runtime) (*authzRequest
 		if _, ok := matchRedirectURI(client.RedirectURIs, requested, s.cfg.RedirectSchemes); !ok {
 			return nil, respond.InvalidRequest("redirect_uri is not registered for this client").Local()
 		}
-		req.redirectURI = requested
+		req.redirectURI, req.redirectGiven = requested, true
 	}
 	// From here on, errors are redirected to the client with its state.
 	if vs, ok := q["state"]; ok && len(vs) == 1 && vs[0] != "" {
@@ -128,15 +132,19 @@ func (s *Server) parseAuthorization(r *http.Request, rt *Runtime) (*authzRequest
 		return nil, respond.InvalidRequest("code_challenge must be 43 base64url characters (S256)").To(toClient)
 	}
 	if res := q.Get("resource"); res != "" {
-		if !slices.Contains(s.resourceURIs(), res) {
-			return nil, respond.InvalidTarget("resource must be one of %s", strings.Join(s.resourceURIs(), ", ")).To(toClient)
+		if !s.validResource(res) {
+			return nil, respond.InvalidTarget("resource must be %s or a path on it", s.cfg.Issuer).To(toClient)
 		}
 		req.resource = res
 	}
 	if scope := q.Get("scope"); scope != "" {
+		registered := strings.Fields(client.Scope)
 		for _, sc := range strings.Fields(scope) {
 			if !s.scopeSupported(sc) {
 				return nil, respond.InvalidScope("scope %q is not supported", sanitizeName(sc)).To(toClient)
+			}
+			if len(registered) > 0 && !slices.Contains(registered, sc) {
+				return nil, respond.InvalidScope("scope %q is not among the scopes this client registered", sanitizeName(sc)).To(toClient)
 			}
 		}
 		req.scope = strings.Join(strings.Fields(scope), " ")

@@ -93,10 +93,10 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request, rt *Runti
 	if err != nil {
 		verdict, reason := workos.Classify(err)
 		s.logger.Warn("WorkOS code exchange failed", zap.String("reason", reason), zap.String("request_id", s.requestID(r)))
-		if verdict == workos.Unavailable {
-			return fail(respond.CodeTemporarilyUnavailable, "The sign-in service is unavailable; try again shortly")
+		if verdict == workos.Refused {
+			return fail(respond.CodeAccessDenied, "Sign-in could not be completed; start again")
 		}
-		return fail(respond.CodeAccessDenied, "Sign-in could not be completed; start again")
+		return fail(respond.CodeTemporarilyUnavailable, "The sign-in service is unavailable; try again shortly")
 	}
 	claims, err := rt.Verifier.Verify(ctx, resp.AccessToken)
 	if err != nil {
@@ -140,14 +140,15 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request, rt *Runti
 		return respond.Server("The sign-in could not be completed").Local()
 	}
 	rec := &grants.Code{
-		ClientID:      client.ID,
-		RedirectURI:   pending.RedirectURI,
-		CodeChallenge: pending.CodeChallenge,
-		Resource:      pending.Resource,
-		Scope:         pending.Scope,
-		SessionID:     sess.ID,
-		Sealed:        sealed,
-		ExpiresAt:     now.Add(s.cfg.CodeTTL).Unix(),
+		ClientID:         client.ID,
+		RedirectURI:      pending.RedirectURI,
+		RedirectURIGiven: pending.RedirectURIGiven,
+		CodeChallenge:    pending.CodeChallenge,
+		Resource:         pending.Resource,
+		Scope:            pending.Scope,
+		SessionID:        sess.ID,
+		Sealed:           sealed,
+		ExpiresAt:        now.Add(s.cfg.CodeTTL).Unix(),
 	}
 	if err := rt.Grants.Codes.Put(ctx, bridge, rec, codeTombstone); err != nil {
 		return s.storeFailed(r, "callback", err)

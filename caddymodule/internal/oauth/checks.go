@@ -24,8 +24,8 @@ func (s *Server) checkResource(form url.Values, bound string) *respond.Error {
 	if res == "" {
 		return nil
 	}
-	if !slices.Contains(s.resourceURIs(), res) || (bound != "" && res != bound) {
-		return respond.InvalidTarget("resource must be %s", strings.Join(s.resourceURIs(), " or "))
+	if !s.validResource(res) || (bound != "" && res != bound) {
+		return respond.InvalidTarget("resource must be the one named at authorization, or %s or a path on it", s.cfg.Issuer)
 	}
 	return nil
 }

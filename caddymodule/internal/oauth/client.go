@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
@@ -82,4 +85,23 @@ func parseBasic(h string) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	return id, secret, true
+}
+
+// renewEvery spaces the renewals of a registration's lifetime: one store write a day at most
+// (a quarter of the lifetime, for lifetimes shorter than four days).
+const renewEvery = 24 * time.Hour
+
+// renewClient restarts the lifetime of a registration that is in use, so only registrations
+// unused for Config.ClientTTL expire. A failed renewal is logged and otherwise ignored: the
+// request it rides on has already succeeded, and the next use tries again.
+func (s *Server) renewClient(r *http.Request, rt *Runtime, c *grants.Client) {
+	now := time.Now()
+	if s.cfg.ClientTTL <= 0 || now.Sub(time.Unix(c.LastUsed, 0)) < min(renewEvery, s.cfg.ClientTTL/4) {
+		return
+	}
+	renewed := *c
+	renewed.LastUsed = now.Unix()
+	if err := rt.Grants.Clients.Put(r.Context(), &renewed, s.cfg.ClientTTL); err != nil {
+		s.logger.Warn("renewing a client registration", zap.String("client_id", c.ID), zap.Error(err))
+	}
 }

@@ -16,15 +16,23 @@ import (
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 )
 
-// consentRemembered reports whether this browser approved the client before and this is not
-// a cross-site navigation (so a third-party page cannot ride on an earlier approval).
-func (s *Server) consentRemembered(r *http.Request, rt *Runtime, clientID string) bool {
+// consentRemembered reports whether this browser approved this client for this redirect URI
+// before, and the browser says this navigation is not cross-site (so a third-party page cannot
+// ride on an earlier approval). A request without Sec-Fetch-Site proves nothing and is asked
+// again.
+func (s *Server) consentRemembered(r *http.Request, rt *Runtime, clientID, redirectURI string) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "none", "same-origin":
+	case "none", "same-origin":
 	default:
 		return false
 	}
-	return slices.Contains(s.rememberedConsent(r, rt.Secret), clientID)
+	return slices.Contains(s.rememberedConsent(r, rt.Secret), consentKey(clientID, redirectURI))
+}
+
+// consentKey names one approval: a client and the redirect URI its tokens go to, so an
+// approval for one redirect URI is not reused for another of the same client.
+func consentKey(clientID, redirectURI string) string {
+	return clientID + "~" + grants.HashString(redirectURI)[:16]
 }
 
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, rt *Runtime, req *authzRequest, txn, binding string) *respond.Error {
@@ -157,7 +165,7 @@ func (s *Server) serveConsentDecision(w http.ResponseWriter, r *http.Request, rt
 	if e := s.mutateFailed(r, "consent", err); e != nil {
 		return e
 	}
-	s.rememberConsent(w, r, rt.Secret, approved.ClientID)
+	s.rememberConsent(w, r, rt.Secret, consentKey(approved.ClientID, approved.RedirectURI))
 	return s.redirectToWorkOS(w, r, txn, approved, http.StatusSeeOther)
 }
 

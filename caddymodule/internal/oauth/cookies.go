@@ -57,12 +57,16 @@ func (s *Server) setCookie(w http.ResponseWriter, base, value string, maxAge tim
 	})
 }
 
-// bindingValue returns the browser's binding cookie, setting a new one if it has none.
+// bindingValue returns the browser's binding cookie, setting a new one if it has none. It is
+// set again on every authorization, so it lives as long as the newest pending authorization
+// it binds.
 func (s *Server) bindingValue(w http.ResponseWriter, r *http.Request) string {
+	v := ""
 	if c, err := r.Cookie(s.cookieName(BindingCookie)); err == nil && len(c.Value) == 43 {
-		return c.Value
+		v = c.Value
+	} else {
+		v = grants.RandomToken(32)
 	}
-	v := grants.RandomToken(32)
 	s.setCookie(w, BindingCookie, v, s.cfg.PendingTTL+time.Minute)
 	return v
 }
@@ -90,8 +94,8 @@ func csrfToken(secret []byte, txn, binding string) string {
 	return mac(secret, "csrf", txn, binding)
 }
 
-// rememberedConsent returns the client ids this browser approved, if the cookie is authentic
-// and unexpired. Format: <expiry>.<id>,<id>.<mac>.
+// rememberedConsent returns the approvals (consentKey) this browser gave, if the cookie is
+// authentic and unexpired. Format: <expiry>.<key>,<key>.<mac>.
 func (s *Server) rememberedConsent(r *http.Request, secret []byte) []string {
 	c, err := r.Cookie(s.cookieName(ConsentCookie))
 	if err != nil {
@@ -111,11 +115,11 @@ func (s *Server) rememberedConsent(r *http.Request, secret []byte) []string {
 	return strings.Split(parts[1], ",")
 }
 
-// rememberConsent adds clientID to the browser's remembered-consent cookie.
-func (s *Server) rememberConsent(w http.ResponseWriter, r *http.Request, secret []byte, clientID string) {
+// rememberConsent adds an approval (consentKey) to the browser's remembered-consent cookie.
+func (s *Server) rememberConsent(w http.ResponseWriter, r *http.Request, secret []byte, key string) {
 	ids := s.rememberedConsent(r, secret)
-	if !slices.Contains(ids, clientID) {
-		ids = append(ids, clientID)
+	if !slices.Contains(ids, key) {
+		ids = append(ids, key)
 	}
 	if len(ids) > maxConsentList {
 		ids = ids[len(ids)-maxConsentList:]

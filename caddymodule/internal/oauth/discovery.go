@@ -10,8 +10,9 @@ import (
 
 // The discovery documents' locations.
 const (
-	wellKnownAS  = "/.well-known/oauth-authorization-server"
-	wellKnownPRM = "/.well-known/oauth-protected-resource"
+	wellKnownAS   = "/.well-known/oauth-authorization-server"
+	wellKnownPRM  = "/.well-known/oauth-protected-resource"
+	wellKnownOIDC = "/.well-known/openid-configuration"
 )
 
 // documents are the discovery documents, built once from configuration, never from Host or
@@ -20,6 +21,8 @@ type documents struct {
 	as      []byte // authorization-server metadata (RFC 8414)
 	prmRoot []byte // protected-resource metadata of the origin (RFC 9728)
 	prmAPI  []byte // protected-resource metadata of the API base
+	// prm builds the protected-resource metadata of any other resource on the origin.
+	prm func(resource string) ([]byte, error)
 }
 
 func buildDocuments(cfg Config) (documents, error) {
@@ -51,6 +54,7 @@ func buildDocuments(cfg Config) (documents, error) {
 			"resource_name":            "drio API",
 		})
 	}
+	d.prm = prm
 	if d.prmRoot, err = prm(cfg.Issuer); err != nil {
 		return d, err
 	}
@@ -63,15 +67,36 @@ func (s *Server) serveASMetadata(w http.ResponseWriter, r *http.Request, _ *Runt
 	return nil
 }
 
-// servePRMetadata serves the document for the origin at the root location, and the one for
-// the API base at the path-inserted location (/.well-known/oauth-protected-resource/api/v1).
+// servePRMetadata serves the document for the origin at the root location, and at a
+// path-inserted location (/.well-known/oauth-protected-resource/api/v1/me) the one whose
+// resource is that path on this origin: MCP clients ask first for the exact resource they
+// call (RFC 9728 §3.1), and a client must find the resource it asked about.
 func (s *Server) servePRMetadata(w http.ResponseWriter, r *http.Request, _ *Runtime) *respond.Error {
-	if strings.HasPrefix(r.URL.Path, wellKnownPRM+"/") {
-		serveDocument(w, r, s.docs.prmAPI)
-	} else {
+	path, inserted := strings.CutPrefix(r.URL.Path, wellKnownPRM)
+	switch {
+	case !inserted || path == "":
 		serveDocument(w, r, s.docs.prmRoot)
+	case path == s.cfg.APIBase:
+		serveDocument(w, r, s.docs.prmAPI)
+	default:
+		resource := s.cfg.Issuer + path
+		if !s.validResource(resource) {
+			return respond.New(http.StatusNotFound, respond.CodeInvalidRequest, "No protected resource at that path")
+		}
+		doc, err := s.docs.prm(resource)
+		if err != nil {
+			return respond.Server("The metadata could not be built")
+		}
+		serveDocument(w, r, doc)
 	}
 	return nil
+}
+
+// serveNotOpenID answers the OpenID discovery location that MCP clients probe: the gateway
+// issues no ID tokens, so it is not an OpenID provider, and says where its OAuth metadata is.
+func (s *Server) serveNotOpenID(http.ResponseWriter, *http.Request, *Runtime) *respond.Error {
+	return respond.New(http.StatusNotFound, respond.CodeInvalidRequest,
+		"This server is not an OpenID provider; its OAuth 2.0 metadata is at %s", s.cfg.Issuer+wellKnownAS)
 }
 
 func serveDocument(w http.ResponseWriter, r *http.Request, doc []byte) {

@@ -43,7 +43,10 @@ func (s *Server) redeemCode(r *http.Request, rt *Runtime, client *grants.Client,
 		if rec.ClientID != client.ID {
 			return grants.Keep, respond.InvalidGrant("The authorization code was issued to another client")
 		}
-		if ru := form.Get("redirect_uri"); ru != "" && ru != rec.RedirectURI {
+		switch ru := form.Get("redirect_uri"); {
+		case ru == "" && rec.RedirectURIGiven:
+			return grants.Keep, respond.InvalidGrant("redirect_uri is required: the authorization request named one")
+		case ru != "" && ru != rec.RedirectURI:
 			return grants.Keep, respond.InvalidGrant("redirect_uri differs from the one used at authorization")
 		}
 		if e := s.checkResource(form, rec.Resource); e != nil {

@@ -4,7 +4,9 @@ package oauth
 // /auth/refresh). One rotation per token runs at a time: in-process through a single flight,
 // across instances through a leased "rotating" state in the store. A retry with the
 // just-rotated token within the grace window gets the same new pair; a later reuse revokes the
-// session; WorkOS being unavailable leaves the token usable.
+// session. Only WorkOS's own invalid_grant ends a session: WorkOS being unavailable, or
+// refusing the gateway's credentials, leaves the token usable. A new access token is
+// returned only once it verifies here, as at the callback.
 
 import (
 	"context"
@@ -18,6 +20,7 @@ import (
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
+	"github.com/drio-gateway/gateway/caddymodule/verifier"
 )
 
 // rotationWait bounds how long a request waits for another instance's rotation in flight.
@@ -66,10 +69,10 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, rt *Runtime, clien
 	for {
 		var lease grants.Refresh
 		var replayed *grants.TokenPair
-		var reuseOf string
+		var sessionID, reuseOf string
 		wait := false
 		err := rt.Grants.Refresh.Mutate(ctx, token, s.cfg.SessionTTL, func(rec *grants.Refresh, found bool) (grants.Decision, error) {
-			replayed, reuseOf, wait = nil, "", false
+			replayed, reuseOf, wait, sessionID = nil, "", false, rec.SessionID
 			if !found {
 				return grants.Keep, respond.InvalidGrant("The refresh token is invalid or has expired")
 			}
@@ -118,6 +121,10 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, rt *Runtime, clien
 		}
 		switch {
 		case replayed != nil:
+			// The pair a lost answer carried: the client gets it only if it verifies now.
+			if e := s.verifyRefreshed(ctx, r, rt, replayed, sessionID); e != nil {
+				return nil, e
+			}
 			return replayed, nil
 		case wait:
 			if !sleepCtx(ctx, 50*time.Millisecond) {
@@ -148,7 +155,7 @@ func (s *Server) callWorkOSRefresh(ctx context.Context, r *http.Request, rt *Run
 	if err != nil {
 		verdict, reason := workos.Classify(err)
 		s.logger.Warn("WorkOS refresh failed", zap.String("reason", reason), zap.String("session_id", lease.SessionID))
-		if verdict == workos.Unavailable {
+		if verdict != workos.Refused {
 			if e := settle(func(rec *grants.Refresh) { rec.State = grants.RefreshActive }); e != nil {
 				return nil, e
 			}
@@ -160,16 +167,9 @@ func (s *Server) callWorkOSRefresh(ctx context.Context, r *http.Request, rt *Run
 		s.RevokeGrant(lease.SessionID, RevokeUpstreamRefused, rt)
 		return nil, respond.InvalidGrant("The session has ended; sign in again")
 	}
-	exp := time.Now().Add(5 * time.Minute)
-	if claims, err := rt.Verifier.Verify(ctx, resp.AccessToken); err == nil {
-		exp = claims.Expiry
-		if claims.SessionID != lease.SessionID {
-			s.logger.Warn("WorkOS refresh returned a token for another session", zap.String("session_id", lease.SessionID))
-		}
-	} else {
-		s.logger.Warn("refreshed access token does not verify here", zap.Error(err), zap.String("session_id", lease.SessionID))
-	}
-	pair := &grants.TokenPair{AccessToken: resp.AccessToken, RefreshToken: resp.RefreshToken, ExpiresAt: exp.Unix()}
+	// WorkOS has rotated the token: whatever the new access token's fate here, the new refresh
+	// token is recorded and the rotation settled, so nothing is lost if the client retries.
+	pair := &grants.TokenPair{AccessToken: resp.AccessToken, RefreshToken: resp.RefreshToken}
 	fresh := &grants.Refresh{ClientID: lease.ClientID, SessionID: lease.SessionID, State: grants.RefreshActive}
 	if err := rt.Grants.Refresh.Put(ctx, resp.RefreshToken, fresh, ttl); err != nil {
 		return nil, s.storeFailed(r, "refresh", err)
@@ -184,7 +184,28 @@ func (s *Server) callWorkOSRefresh(ctx context.Context, r *http.Request, rt *Run
 	}); e != nil {
 		return nil, e
 	}
+	if e := s.verifyRefreshed(ctx, r, rt, pair, lease.SessionID); e != nil {
+		return nil, e
+	}
 	return pair, nil
+}
+
+// verifyRefreshed verifies the access token of a refreshed pair as the callback does, and
+// sets the pair's expiry from it. A token that does not verify is never handed out: without
+// keys the client is told to retry (within the grace window its retry gets this pair again,
+// verified then), otherwise it gets server_error.
+func (s *Server) verifyRefreshed(ctx context.Context, r *http.Request, rt *Runtime, pair *grants.TokenPair, sid string) *respond.Error {
+	claims, err := rt.Verifier.Verify(ctx, pair.AccessToken)
+	if errors.Is(err, verifier.ErrNoKeys) {
+		return respond.Unavailable(retryAfterUpstream, "The sign-in service's keys are unavailable; retry with the same refresh token")
+	}
+	if err != nil || (sid != "" && claims.SessionID != sid) {
+		s.logger.Warn("WorkOS returned a refreshed access token that does not verify here",
+			zap.NamedError("reason", err), zap.String("session_id", sid), zap.String("request_id", s.requestID(r)))
+		return respond.Server("The sign-in service returned an invalid token")
+	}
+	pair.ExpiresAt = claims.Expiry.Unix()
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -4,6 +4,8 @@ package oauth
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,9 +43,13 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request, rt *Runti
 	if oerr != nil {
 		return oerr
 	}
+	if e := s.checkRegistrationQuota(r, rt); e != nil {
+		return e
+	}
 	rec.ID = "drio_" + grants.RandomToken(16)
 	rec.IssuedAt = time.Now().Unix()
-	if err := rt.Grants.Clients.Put(r.Context(), rec); err != nil {
+	rec.LastUsed = rec.IssuedAt
+	if err := rt.Grants.Clients.Put(r.Context(), rec, s.cfg.ClientTTL); err != nil {
 		return s.storeFailed(r, "register", err)
 	}
 	metrics.Registrations.Inc()
@@ -64,6 +70,32 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request, rt *Runti
 		PolicyURI:               rec.PolicyURI,
 		TosURI:                  rec.TosURI,
 	})
+	return nil
+}
+
+// registrationDay is the window of the per-address registration quota.
+const registrationDay = 24 * time.Hour
+
+// checkRegistrationQuota refuses a registration once one client address made
+// Config.RegistrationQuota of them in the current day. With the registrations' expiry this
+// bounds what one source can keep stored: at most quota × (ClientTTL in days) registrations.
+// The count lives in the store, so instances that share Redis share it.
+func (s *Server) checkRegistrationQuota(r *http.Request, rt *Runtime) *respond.Error {
+	if s.cfg.RegistrationQuota <= 0 {
+		return nil
+	}
+	now := time.Now()
+	day := now.UnixNano() / int64(registrationDay)
+	ok, err := rt.Grants.Rates.Count(r.Context(), fmt.Sprintf("register-day|%s|%d", s.clientIP(r), day),
+		s.cfg.RegistrationQuota, registrationDay+time.Hour)
+	if err != nil && !errors.Is(err, grants.ErrContention) {
+		return s.storeFailed(r, "register", err)
+	}
+	if !ok && err == nil {
+		e := respond.RateLimited(time.Duration((day+1)*int64(registrationDay) - now.UnixNano()))
+		e.Description = "This address registered too many clients today; reuse a registered client_id"
+		return e
+	}
 	return nil
 }
 

@@ -51,6 +51,12 @@ type Config struct {
 	RefreshGrace time.Duration
 	// RotationLease bounds one refresh rotation (the WorkOS timeout plus a margin).
 	RotationLease time.Duration
+	// ClientTTL is how long a registration lives unused; each use renews it (at most once a
+	// day). Zero: registrations never expire.
+	ClientTTL time.Duration
+	// RegistrationQuota bounds the registrations from one client address per day. Zero: no
+	// bound beyond the rate limit.
+	RegistrationQuota int
 }
 
 // Runtime is what the Caddy app acquires when it starts and shares with every handler.
@@ -133,7 +139,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		wellKnownPRM + cfg.APIBase: {methods: docMethods, stateless: true, serve: s.servePRMetadata},
 		s.authPrefix + "register":  {methods: post, limit: "register", serve: s.serveRegister},
 		s.authPrefix + "authorize": {methods: []string{http.MethodGet, http.MethodPost}, limit: "authorize", serve: s.serveAuthorize},
-		s.authPrefix + "callback":  {methods: get, serve: s.serveCallback},
+		s.authPrefix + "callback":  {methods: get, limit: "callback", serve: s.serveCallback},
+		wellKnownOIDC:              {methods: docMethods, stateless: true, serve: s.serveNotOpenID},
 		s.authPrefix + "token":     {methods: post, limit: "token", serve: s.serveToken},
 		s.authPrefix + "refresh":   {methods: post, limit: "refresh", serve: s.serveRefresh},
 	}
@@ -149,6 +156,18 @@ func (s *Server) Handles(path string) bool {
 	return strings.HasPrefix(path, s.authPrefix) || strings.HasPrefix(path, "/.well-known/oauth-")
 }
 
+// route finds the endpoint of path: an exact route, or the protected-resource metadata of
+// any path on this origin (RFC 9728 §3.1 path-inserted form).
+func (s *Server) route(path string) (route, bool) {
+	if rt, ok := s.routes[path]; ok {
+		return rt, true
+	}
+	if strings.HasPrefix(path, wellKnownPRM+"/") {
+		return s.routes[wellKnownPRM], true
+	}
+	return route{}, false
+}
+
 // ServeHTTP answers a request for which Handles is true. Every failure is written here.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e := s.serve(w, r); e != nil {
@@ -157,7 +176,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) *respond.Error {
-	rt, ok := s.routes[r.URL.Path]
+	rt, ok := s.route(r.URL.Path)
 	if !ok {
 		return respond.New(http.StatusNotFound, respond.CodeInvalidRequest, "No such OAuth endpoint")
 	}
@@ -199,10 +218,23 @@ func (s *Server) target(redirectURI, state string, hasState bool) *respond.Targe
 	return &respond.Target{RedirectURI: redirectURI, State: state, HasState: hasState, Issuer: s.cfg.Issuer}
 }
 
-// resourceURIs are the canonical resource identifiers (RFC 8707) of this gateway: the origin
-// and the API base.
-func (s *Server) resourceURIs() []string {
-	return []string{s.cfg.Issuer, s.cfg.Issuer + s.cfg.APIBase}
+// validResource reports whether res names a resource of this gateway (RFC 8707): the origin
+// itself, or an absolute path on it (the API base, or any protected path a client found in
+// path-inserted protected-resource metadata), with no query, fragment, empty or dot segment.
+func (s *Server) validResource(res string) bool {
+	if res == s.cfg.Issuer {
+		return true
+	}
+	path, ok := strings.CutPrefix(res, s.cfg.Issuer+"/")
+	if !ok || path == "" || strings.ContainsAny(path, "?#\\%") || len(path) > 1024 {
+		return false
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // mutateFailed turns the error of a grants.Mutate call into the client's answer: the

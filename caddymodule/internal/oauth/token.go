@@ -5,6 +5,7 @@ package oauth
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
@@ -56,8 +57,14 @@ func (s *Server) serveTokenRoute(w http.ResponseWriter, r *http.Request, rt *Run
 		if refreshRoute {
 			return respond.New(http.StatusBadRequest, respond.CodeUnsupportedGrantType, "This endpoint only refreshes; use the token endpoint")
 		}
+		if e := grantRegistered(client, grant); e != nil {
+			return e
+		}
 		pair, e = s.redeemCode(r, rt, client, form)
 	case "refresh_token":
+		if e := grantRegistered(client, grant); e != nil {
+			return e
+		}
 		pair, e = s.refreshGrant(r, rt, client, form)
 	default:
 		return respond.New(http.StatusBadRequest, respond.CodeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
@@ -66,6 +73,7 @@ func (s *Server) serveTokenRoute(w http.ResponseWriter, r *http.Request, rt *Run
 		return e
 	}
 	metrics.Tokens.WithLabelValues(grant).Inc()
+	s.renewClient(r, rt, client)
 	expiresIn := max(pair.ExpiresAt-time.Now().Unix(), 0)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -76,4 +84,13 @@ func (s *Server) serveTokenRoute(w http.ResponseWriter, r *http.Request, rt *Run
 		TokenType:    "Bearer",
 	})
 	return nil
+}
+
+// grantRegistered refuses a grant the client did not register (RFC 7591 §2: grant_types).
+func grantRegistered(client *grants.Client, grant string) *respond.Error {
+	if slices.Contains(client.GrantTypes, grant) {
+		return nil
+	}
+	return respond.New(http.StatusBadRequest, respond.CodeUnauthorizedClient,
+		"This client did not register the %s grant; register it in grant_types", grant)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/workos/workos-go/v4/pkg/usermanagement"
 	"github.com/workos/workos-go/v4/pkg/workos_errors"
@@ -22,6 +25,8 @@ type Config struct {
 	Callback string
 	// Timeout bounds each call.
 	Timeout time.Duration
+	// Logger receives the one error line that says WorkOS refuses the gateway's credentials.
+	Logger *zap.Logger
 }
 
 // Bridge wraps one SDK client per config (never the SDK's package-global client).
@@ -30,6 +35,9 @@ type Bridge struct {
 	clientID string
 	callback string
 	timeout  time.Duration
+	logger   *zap.Logger
+	// lastMisconfigLog throttles the misconfiguration error to one line a minute.
+	lastMisconfigLog atomic.Int64
 }
 
 // New returns a bridge for cfg. It makes no call.
@@ -37,7 +45,11 @@ func New(cfg Config) *Bridge {
 	c := usermanagement.NewClient(cfg.APIKey)
 	c.Endpoint = cfg.Endpoint
 	c.HTTPClient = HTTPClient(cfg.Timeout)
-	return &Bridge{client: c, clientID: cfg.ClientID, callback: cfg.Callback, timeout: cfg.Timeout}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Bridge{client: c, clientID: cfg.ClientID, callback: cfg.Callback, timeout: cfg.Timeout, logger: logger}
 }
 
 // AuthenticateResponse is WorkOS's answer to a code exchange.
@@ -81,7 +93,7 @@ func (b *Bridge) ExchangeCode(ctx context.Context, code, verifier string) (Authe
 		Code:         code,
 		CodeVerifier: verifier,
 	})
-	count("code", err)
+	b.count("code", err)
 	return resp, err
 }
 
@@ -93,7 +105,7 @@ func (b *Bridge) Refresh(ctx context.Context, refreshToken string) (RefreshRespo
 		ClientID:     b.clientID,
 		RefreshToken: refreshToken,
 	})
-	count("refresh", err)
+	b.count("refresh", err)
 	return resp, err
 }
 
@@ -108,17 +120,32 @@ func (b *Bridge) RevokeSession(sid string) error {
 	if errors.As(err, &he) && he.Code == http.StatusNotFound {
 		err = nil // already gone upstream
 	}
-	count("revoke", err)
+	b.count("revoke", err)
 	return err
 }
 
-// count records the outcome of one WorkOS call.
-func count(call string, err error) {
+// misconfigLogEvery spaces the misconfiguration error lines.
+const misconfigLogEvery = time.Minute
+
+// count records the outcome of one WorkOS call, and says at Error level (at most once a
+// minute) when WorkOS refuses the gateway's own credentials, with what to fix.
+func (b *Bridge) count(call string, err error) {
 	outcome := "ok"
 	if err != nil {
-		outcome = "unavailable"
-		if v, _ := Classify(err); v == Refused {
+		verdict, reason := Classify(err)
+		switch verdict {
+		case Refused:
 			outcome = "refused"
+		case Misconfigured:
+			outcome = "misconfigured"
+			now := time.Now().UnixNano()
+			last := b.lastMisconfigLog.Load()
+			if now-last >= int64(misconfigLogEvery) && b.lastMisconfigLog.CompareAndSwap(last, now) {
+				b.logger.Error("WorkOS refuses the gateway's credentials; users get temporarily_unavailable and keep their sessions until it is fixed: check the drio workos api_key and client_id",
+					zap.String("call", call), zap.String("status", reason))
+			}
+		default:
+			outcome = "unavailable"
 		}
 	}
 	metrics.WorkOSCalls.WithLabelValues(call, outcome).Inc()

@@ -11,11 +11,16 @@ import (
 type Verdict int
 
 const (
-	// Refused: WorkOS answered and said no (invalid_grant, invalid_client, another 4xx).
+	// Refused is WorkOS's final word on the grant: invalid_grant (session ended, token
+	// revoked or reused) or a sign-in that did not finish. Only this ends a session.
 	Refused Verdict = iota
-	// Unavailable: timeout, transport error, 5xx, 429 or an unreadable answer; the same
-	// request may succeed later.
+	// Unavailable is anything the same request may survive later: a timeout, a transport
+	// error, 429, 5xx, an unreadable answer, or a 4xx that is not a verdict on the grant.
 	Unavailable
+	// Misconfigured is WorkOS refusing the gateway itself (401, 403): a rotated or mistyped
+	// API key, or a client id WorkOS does not know. The operator must fix it; users' grants
+	// are not at fault and must survive it.
+	Misconfigured
 )
 
 // Classify decides what a WorkOS error means, and gives a short reason that is safe to log
@@ -27,13 +32,10 @@ func Classify(err error) (Verdict, string) {
 		switch {
 		case he.ErrorCode == "invalid_grant":
 			return Refused, "invalid_grant"
-		case he.Code == http.StatusTooManyRequests || he.Code >= 500:
-			return Unavailable, he.Status
-		case he.Code >= 400:
-			if he.ErrorCode != "" {
-				return Refused, he.ErrorCode
-			}
-			return Refused, he.Status
+		case he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden:
+			return Misconfigured, he.Status
+		case he.ErrorCode != "":
+			return Unavailable, he.Status + " " + he.ErrorCode
 		}
 		return Unavailable, he.Status
 	}

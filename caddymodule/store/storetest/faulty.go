@@ -35,6 +35,8 @@ type Faulty struct {
 	mu     sync.Mutex
 	all    error        // fail every write while set
 	reads  error        // fail every Get while set
+	lose   int          // compare-and-swaps left to lose
+	lost   int          // compare-and-swaps lost
 	ops    map[Op]error // fail every write of these operations
 	nth    int          // writes left until the armed one-shot fault; 0 when none
 	nthErr error
@@ -62,6 +64,22 @@ func (f *Faulty) FailReads(err error) {
 	f.reads = err
 }
 
+// LoseCAS makes the next n CompareAndSwap calls report false (as if another
+// writer had changed the record first) without writing, so a caller's retry
+// after a lost race can be exercised deterministically.
+func (f *Faulty) LoseCAS(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose = n
+}
+
+// Lost returns how many compare-and-swaps LoseCAS made f lose.
+func (f *Faulty) Lost() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost
+}
+
 // FailOp makes every write of operation op fail with err until Heal.
 func (f *Faulty) FailOp(op Op, err error) {
 	f.mu.Lock()
@@ -84,7 +102,7 @@ func (f *Faulty) FailNthWrite(n int, err error) {
 func (f *Faulty) Heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.all, f.reads, f.nth, f.nthErr = nil, nil, 0, nil
+	f.all, f.reads, f.nth, f.nthErr, f.lose = nil, nil, 0, nil, 0
 	clear(f.ops)
 }
 
@@ -166,6 +184,16 @@ func (f *Faulty) Take(ctx context.Context, key string) ([]byte, error) {
 func (f *Faulty) CompareAndSwap(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error) {
 	if err := f.check(OpCompareAndSwap); err != nil {
 		return false, err
+	}
+	f.mu.Lock()
+	lose := f.lose > 0
+	if lose {
+		f.lose--
+		f.lost++
+	}
+	f.mu.Unlock()
+	if lose {
+		return false, nil
 	}
 	return f.Store.CompareAndSwap(ctx, key, old, new, ttl)
 }
