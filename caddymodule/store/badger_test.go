@@ -228,11 +228,35 @@ func TestFaulty(t *testing.T) {
 		t.Fatalf("Delete must pass when only CAS fails: %v", err)
 	}
 	f.Heal()
+
+	// FailReads fails Get and Scan alike (a store that is down); Heal
+	// restores them, and Scan passes through to the wrapped store.
+	if err := f.Put(bg, store.Key(store.KindSession, "s"), []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	down := errors.New("connection refused")
+	f.FailReads(down)
+	calls := 0
+	if err := f.Scan(bg, store.KindSession, func(string, []byte) bool { calls++; return true }); !errors.Is(err, down) || calls != 0 {
+		t.Fatalf("Scan while reads fail = %v after %d calls, want the injected error and no call", err, calls)
+	}
+	if _, err := f.Get(bg, store.Key(store.KindSession, "s")); !errors.Is(err, down) {
+		t.Fatalf("Get while reads fail = %v, want the injected error", err)
+	}
+	f.Heal()
+	var ids []string
+	if err := f.Scan(bg, store.KindSession, func(id string, v []byte) bool {
+		ids = append(ids, id+"="+string(v))
+		return true
+	}); err != nil || len(ids) != 1 || ids[0] != "s=v" {
+		t.Fatalf("Scan after Heal = %v, %q; want [s=v]", err, ids)
+	}
+
 	if got := f.Failed(); got != 4 {
 		t.Errorf("Failed() = %d, want 4", got)
 	}
-	if got := f.Writes(); got != 9 {
-		t.Errorf("Writes() = %d, want 9", got)
+	if got := f.Writes(); got != 10 {
+		t.Errorf("Writes() = %d, want 10", got)
 	}
 }
 

@@ -50,7 +50,19 @@
 // A ttl <= 0 means no expiry. Redis expires to the millisecond. Badger
 // keeps expiry in whole seconds and rounds up, so a record lives at least
 // its ttl and less than a second longer. Expired records are never
-// returned or counted.
+// returned, counted or scanned.
+//
+// # Listing
+//
+// Count and Scan walk all the records of one kind, for admin and
+// maintenance paths (listing registered clients or brokered sessions),
+// never request paths. Scan streams them to a callback, so they are never
+// all in memory at once, and holds no lock or transaction while the
+// callback runs, so the callback may write to the store. Badger reads a
+// batch (at most 256 records or about 1 MiB) per read-only transaction and
+// resumes after the last key it saw; Redis uses SCAN and MGET, and
+// remembers the keys it has seen (not the values) to drop SCAN's
+// duplicates. Each record present for a whole scan is seen exactly once.
 //
 // The conformance suite every backend passes, and a fault-injecting
 // decorator for disk-full tests, are in package storetest.

@@ -253,6 +253,76 @@ func (s *Redis) Count(ctx context.Context, k Kind) (int, error) {
 	}
 }
 
+// SCAN and MGET batch sizes for Redis.Scan: redisScanCount is the COUNT hint
+// of each SCAN call (as for Count), redisMGetBatch the most keys one MGET
+// asks for, which bounds the values held in memory at once.
+const (
+	redisScanCount = 1000
+	redisMGetBatch = 100
+)
+
+// Scan implements Store with SCAN MATCH prefix+kind+"/*" COUNT 1000, then
+// MGET on each batch of keys (at most 100 per MGET). It walks the whole
+// keyspace (O(keys in the database)), one round trip per SCAN and per MGET;
+// the server keeps no state for a scan but its cursor, so a slow fn costs
+// it nothing. A key whose record was deleted
+// or expired between SCAN and MGET (a nil reply) is skipped. SCAN may
+// return a key twice when the server rehashes during the walk, so the keys
+// already seen are remembered for the scan's duration (memory: O(keys of
+// the kind), keys only, never values) and a key is fetched at most once.
+// The prefix is glob-escaped in the pattern, and '*' matches any bytes, so
+// ids holding '/', glob characters or binary bytes are all found.
+func (s *Redis) Scan(ctx context.Context, k Kind, fn func(id string, value []byte) bool) error {
+	if err := checkKind(k); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prefix := s.k(Key(k, ""))
+	pattern := globEscape(prefix) + "*"
+	seen := make(map[string]struct{})
+	var cursor uint64
+	for {
+		keys, next, err := s.c.Scan(ctx, cursor, pattern, redisScanCount).Result()
+		if err != nil {
+			return s.mapErr("scan", err)
+		}
+		fresh := keys[:0]
+		for _, key := range keys {
+			if _, dup := seen[key]; dup || !strings.HasPrefix(key, prefix) {
+				continue
+			}
+			seen[key] = struct{}{}
+			fresh = append(fresh, key)
+		}
+		for len(fresh) > 0 {
+			n := min(len(fresh), redisMGetBatch)
+			vals, err := s.c.MGet(ctx, fresh[:n]...).Result()
+			if err != nil {
+				return s.mapErr("scan", err)
+			}
+			for i, v := range vals {
+				str, ok := v.(string)
+				if !ok {
+					continue // deleted or expired since SCAN returned it
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if !fn(fresh[i][len(prefix):], []byte(str)) {
+					return nil
+				}
+			}
+			fresh = fresh[n:]
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
 // globEscape escapes the Redis glob metacharacters in s.
 func globEscape(s string) string {
 	var b strings.Builder

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,6 +188,22 @@ func TestRedisPrefixIsolationAndGlobChars(t *testing.T) {
 	}
 	if _, err := plain.Get(bg, store.Key(store.KindClient, "0")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("prefixes leak: %v", err)
+	}
+	for _, c := range []struct {
+		s    *store.Redis
+		want string
+	}{{odd, "0,1,2"}, {plain, "x"}} {
+		var ids []string
+		if err := c.s.Scan(bg, store.KindClient, func(id string, _ []byte) bool {
+			ids = append(ids, id)
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		if got := strings.Join(ids, ","); got != c.want {
+			t.Fatalf("Scan = %q, want %q", got, c.want)
+		}
 	}
 }
 

@@ -119,6 +119,21 @@ type Store interface {
 	// O(records of that kind) on every backend: meant for tests, metrics
 	// and benchmarks, not for request paths.
 	Count(ctx context.Context, k Kind) (int, error)
+	// Scan calls fn with the id (the part of the key after "<kind>/") and
+	// the value of each live (unexpired) record of kind k, in no particular
+	// order, until fn returns false or the records run out. It returns nil
+	// then, a done ctx's error if ctx ends first (ctx is checked between
+	// records), or an error for an unknown kind or a failing backend.
+	//
+	// Records written or deleted during a scan may or may not be seen; each
+	// record present for the whole scan is seen exactly once, and no id is
+	// passed to fn twice in one scan. The value is a fresh slice fn may
+	// keep. fn may call the store, including to Put or Delete records of
+	// the kind being scanned: no lock or transaction is held while it runs.
+	//
+	// It is O(records of that kind), and Redis walks the whole keyspace: for
+	// admin and maintenance paths, never request paths.
+	Scan(ctx context.Context, k Kind, fn func(id string, value []byte) bool) error
 	// Close releases the store. It is idempotent.
 	Close() error
 }
@@ -133,7 +148,7 @@ func checkKey(key string) error {
 	return err
 }
 
-// checkKind validates a kind passed to Count.
+// checkKind validates a kind passed to Count or Scan.
 func checkKind(k Kind) error {
 	if !k.known() {
 		return fmt.Errorf("store: unknown kind %q; use one of the store.Kind constants", truncate(string(k), 32))

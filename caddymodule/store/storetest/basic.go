@@ -1,6 +1,6 @@
 // basic.go holds the conformance cases for the plain operations: missing
 // keys, Put and Get (binary values too), Delete, Count, copies of returned
-// slices, canceled contexts and Close.
+// slices, canceled contexts and Close (Scan's cases are in scan.go).
 
 package storetest
 
@@ -152,5 +152,8 @@ func testCloseIdempotent(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Get(ctx, store.Key(store.KindClient, "x")); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Get after Close = %v, want a closed-store error", err)
+	}
+	if err := s.Scan(ctx, store.KindClient, func(string, []byte) bool { return true }); err == nil {
+		t.Fatal("Scan after Close = nil, want a closed-store error")
 	}
 }

@@ -1,5 +1,5 @@
 // expiry.go holds the conformance case for TTLs: which records expire, and
-// how every operation and Count treat an expired record.
+// how every operation, Count and Scan treat an expired record.
 
 package storetest
 
@@ -41,6 +41,7 @@ func testTTL(t *testing.T, s store.Store) {
 	wantValue(t, s, k("get"), []byte("v"))
 	wantCount(t, s, store.KindSession, 2)
 	wantCount(t, s, store.KindCode, 10)
+	wantScan(t, s, store.KindSession, map[string][]byte{"live": []byte("v"), "dying": []byte("v")})
 
 	time.Sleep(2*ttl + 200*time.Millisecond)
 
@@ -63,4 +64,9 @@ func testTTL(t *testing.T, s store.Store) {
 	wantNotFound(t, s, k("pia-ttl"))
 	wantCount(t, s, store.KindSession, 1)
 	wantCount(t, s, store.KindCode, 5) // pia, forever, negative, cleared, cas-persist
+	wantScan(t, s, store.KindSession, map[string][]byte{"live": []byte("v")})
+	wantScan(t, s, store.KindCode, map[string][]byte{
+		"ttl-pia": []byte("new"), "ttl-forever": []byte("v"), "ttl-negative": []byte("v"),
+		"ttl-cleared": []byte("v2"), "ttl-cas-persist": []byte("w"),
+	})
 }

@@ -12,9 +12,9 @@ import (
 // Op names a write operation of store.Store, for Faulty.FailOp.
 type Op string
 
-// The write operations Faulty can fail with FailOp. Reads fail only with
-// FailReads (a store that is down, not a full disk, which must not stop reads);
-// Count and Close never fail.
+// The write operations Faulty can fail with FailOp. Reads (Get and Scan) fail
+// only with FailReads (a store that is down, not a full disk, which must not
+// stop reads); Count and Close never fail.
 const (
 	OpPut            Op = "Put"
 	OpPutIfAbsent    Op = "PutIfAbsent"
@@ -34,7 +34,7 @@ type Faulty struct {
 
 	mu     sync.Mutex
 	all    error        // fail every write while set
-	reads  error        // fail every Get while set
+	reads  error        // fail every Get and Scan while set
 	lose   int          // compare-and-swaps left to lose
 	lost   int          // compare-and-swaps lost
 	ops    map[Op]error // fail every write of these operations
@@ -56,8 +56,8 @@ func (f *Faulty) FailWrites(err error) {
 	f.all = err
 }
 
-// FailReads makes every Get fail with err until Heal: with FailWrites, a
-// store that is down.
+// FailReads makes every Get and Scan fail with err until Heal: with
+// FailWrites, a store that is down. A failed Scan calls no fn.
 func (f *Faulty) FailReads(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -145,15 +145,32 @@ func (f *Faulty) check(op Op) error {
 	return fmt.Errorf("storetest: injected %s failure: %w", op, err)
 }
 
-// Get implements store.Store.
-func (f *Faulty) Get(ctx context.Context, key string) ([]byte, error) {
+// readFault returns the fault to inject into a read named op, if any.
+func (f *Faulty) readFault(op string) error {
 	f.mu.Lock()
 	err := f.reads
 	f.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("storetest: injected Get failure: %w", err)
+		return fmt.Errorf("storetest: injected %s failure: %w", op, err)
+	}
+	return nil
+}
+
+// Get implements store.Store.
+func (f *Faulty) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := f.readFault("Get"); err != nil {
+		return nil, err
 	}
 	return f.Store.Get(ctx, key)
+}
+
+// Scan implements store.Store. It passes through to the wrapped store, and
+// fails (calling no fn) while FailReads is armed.
+func (f *Faulty) Scan(ctx context.Context, k store.Kind, fn func(id string, value []byte) bool) error {
+	if err := f.readFault("Scan"); err != nil {
+		return err
+	}
+	return f.Store.Scan(ctx, k, fn)
 }
 
 // Put implements store.Store.
