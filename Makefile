@@ -6,7 +6,7 @@ GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 GW_URL     ?= http://localhost:8080
 MOCK_FLAGS ?= -resource-addr 127.0.0.1:9000 -workos-addr 127.0.0.1:9001
 
-.PHONY: build run test test-deps test-short bench fuzz lint fmt clean
+.PHONY: build run test test-deps test-short bench fuzz mutate lint fmt clean
 
 ## build: ./caddy with the plugin (xcaddy, pinned Caddy) and bin/upstream-mock
 build: caddy bin/upstream-mock
@@ -63,6 +63,17 @@ fuzz:
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+## mutate: mutation testing (gremlins) of the security-critical packages against their own
+## tests; lists the mutants no test killed. Slow (minutes per package); not part of make test.
+GREMLINS ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS ?= ./caddymodule/internal/oauth ./caddymodule/internal/grants ./caddymodule/internal/workos ./caddymodule/verifier
+mutate:
+	@mkdir -p bin
+	@set -e; for pkg in $(MUTATE_PKGS); do \
+	  echo "== $$pkg"; \
+	  $(GREMLINS) unleash --workers 1 --timeout-coefficient 5 --output-statuses lt $$pkg | tee bin/mutate-$$(basename $$pkg).txt; \
+	done
 
 lint:
 	$(GO) vet ./...

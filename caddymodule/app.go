@@ -6,6 +6,8 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -112,13 +114,23 @@ type App struct {
 	// stored. Off with rate_limit off. Default: 1000.
 	RegistrationQuota int `json:"registration_quota,omitempty"`
 
-	// RateLimit bounds requests per client IP to register, authorize, callback, token and
-	// refresh.
+	// IntrospectionSecretSHA256 is the hex SHA-256 digest of the credential resource servers
+	// present (as a bearer token) to the introspection endpoint; the secret itself never
+	// appears in the configuration. Default: none, and introspection answers 401 to everyone.
+	IntrospectionSecretSHA256 string `json:"introspection_secret_sha256,omitempty"`
+
+	// LogoutRedirects are return addresses allowed after logout besides each client's
+	// registered redirect URIs. Default: none.
+	LogoutRedirects []string `json:"post_logout_redirect_uris,omitempty"`
+
+	// RateLimit bounds requests per client IP to register, authorize, callback, token,
+	// refresh, revoke and logout.
 	// With Redis storage the count is shared by every instance. Default: 5 requests per
 	// second per endpoint, burst 50.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
 
 	issuerURL   *url.URL
+	introspect  []byte
 	logger      *zap.Logger
 	storeKey    string
 	verifierKey string
@@ -217,6 +229,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Logger:   a.logger.Named("workos"),
 	})
 	a.verifierKey = a.verifierPoolKey()
+	if a.IntrospectionSecretSHA256 != "" {
+		h, err := hex.DecodeString(strings.TrimSpace(a.IntrospectionSecretSHA256))
+		if err != nil || len(h) != sha256.Size {
+			return errors.New("drio: introspection_secret_sha256 must be 64 hex digits: the output of `printf %s \"$SECRET\" | sha256sum`")
+		}
+		a.introspect = h
+	}
 
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
@@ -237,6 +256,11 @@ func (a *App) Validate() error {
 	for _, s := range a.RedirectSchemes {
 		if oauth.DangerousScheme(s) || s == "http" || s == "https" {
 			return fmt.Errorf("drio: redirect_schemes: %q cannot be allowed as a private-use scheme", s)
+		}
+	}
+	for _, u := range a.LogoutRedirects {
+		if err := oauth.ValidateRedirectURI(u, a.RedirectSchemes); err != nil {
+			return fmt.Errorf("drio: post_logout_redirect_uris: %q: %v", u, err)
 		}
 	}
 	if time.Duration(a.CodeTTL) > 10*time.Minute {
@@ -298,6 +322,17 @@ func (a *App) runtime(ctx context.Context) (*oauth.Runtime, error) {
 	return nil, errors.New("drio app is not started")
 }
 
+// newServer builds an OAuth server from the app's configuration, logging to logger.
+func (a *App) newServer(logger *zap.Logger) (*oauth.Server, error) {
+	return oauth.New(a.oauthConfig(), oauth.Deps{
+		Bridge:    a.bridge,
+		Runtime:   a.runtime,
+		RequestID: requestID,
+		ClientIP:  clientIP,
+		Logger:    logger,
+	})
+}
+
 // callbackURL is where WorkOS sends the browser back; it must be registered at WorkOS as a
 // redirect URI.
 func (a *App) callbackURL() string { return a.Issuer + a.APIBase + "/auth/callback" }
@@ -318,6 +353,9 @@ func (a *App) oauthConfig() oauth.Config {
 		RefreshGrace:    time.Duration(a.RefreshGrace),
 		RotationLease:   time.Duration(a.WorkOS.Timeout) + 5*time.Second,
 		ClientTTL:       time.Duration(a.ClientTTL),
+
+		IntrospectionSecretSHA256: a.introspect,
+		LogoutRedirects:           slices.Clone(a.LogoutRedirects),
 	}
 	if !a.RateLimit.Disabled {
 		cfg.RegistrationQuota = a.RegistrationQuota

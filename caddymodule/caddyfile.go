@@ -66,6 +66,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		session_ttl <duration>
 //		refresh_grace <duration>
 //		client_ttl <duration>
+//		introspection_secret_sha256 <hex>
+//		post_logout_redirect_uris <uri...>
 //		registration_quota <n>
 //		rate_limit off | <per_second> [<burst>]
 //	}
@@ -77,7 +79,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
-		if seen[name] && name != "token_issuers" && name != "redirect_schemes" && name != "scopes" {
+		if seen[name] && name != "token_issuers" && name != "redirect_schemes" && name != "scopes" && name != "post_logout_redirect_uris" {
 			return d.Errf("%s specified more than once", name)
 		}
 		seen[name] = true
@@ -126,6 +128,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &a.RefreshGrace)
 		case "client_ttl":
 			err = durationArg(d, &a.ClientTTL)
+		case "introspection_secret_sha256":
+			a.IntrospectionSecretSHA256, err = oneArg(d)
+		case "post_logout_redirect_uris":
+			err = appendArgs(d, &a.LogoutRedirects)
 		case "registration_quota":
 			var v string
 			if v, err = oneArg(d); err == nil {
@@ -277,7 +283,19 @@ func parseProtect(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		forward_token
 //		strip_header  <name...>
 //		cors_origins  <origin...> | *
+//		require       <method[,method...]>|* <path> <permission...>
+//		require_role  <method[,method...]>|* <path> <role...>
 //	}
+//
+// Each require line is one permission rule: a request with one of the methods (any case; GET
+// covers HEAD; * for every method) whose path matches the pattern (Caddy path-matcher
+// patterns, compared without case with the cleaned path; a trailing slash does not matter)
+// needs every listed WorkOS permission. A require_role line needs one of the listed roles.
+// Every rule that matches a request applies, and a token that fails one gets 403 forbidden.
+// For example:
+//
+//	require      POST,PATCH,DELETE /api/v1/apps* apps:write
+//	require_role DELETE            /api/v1/apps/* admin
 func (p *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
@@ -302,6 +320,20 @@ func (p *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := appendArgs(d, &p.CORSOrigins); err != nil {
 				return err
 			}
+		case "require", "require_role":
+			name, roles := d.Val(), d.Val() == "require_role"
+			args := d.RemainingArgs()
+			if len(args) < 3 {
+				if roles {
+					return d.Err("require_role needs a method (or *), a path pattern and at least one role, e.g. require_role DELETE /api/v1/apps/* admin")
+				}
+				return d.Err("require needs a method (or *), a path pattern and at least one permission, e.g. require POST /api/v1/apps* apps:write")
+			}
+			r, err := permissionRuleFromArgs(args[0], args[1], args[2:], roles)
+			if err != nil {
+				return d.Errf("%s: %v", name, err)
+			}
+			p.Rules = append(p.Rules, r)
 		default:
 			return d.Errf("unrecognized drio_protect option '%s'", d.Val())
 		}

@@ -8,6 +8,7 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -233,5 +234,37 @@ func TestRefreshNeverHandsOutAnUnverifiableToken(t *testing.T) {
 	}
 	if live, err := g.grants().Sessions.Live(context.Background(), jwtSID(t, access)); err != nil || live == nil {
 		t.Errorf("the session ended because WorkOS returned a token that does not verify here: %v %v", live, err)
+	}
+}
+
+// TestHealthNotReady: readiness is 503 with Retry-After while no WorkOS key set has been
+// fetched and while the store does not answer; liveness stays 200.
+func TestHealthNotReady(t *testing.T) {
+	g := newGateway(t, gatewayOptions{noWait: true, beforeStart: func(wm *workosmock.Server) {
+		wm.SetFault(workosmock.EndpointJWKS, workosmock.Fault{Mode: workosmock.FaultStatus, Status: http.StatusInternalServerError})
+	}})
+	resp := g.do(t, "GET", "/api/v1/auth/health", "", "", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.JSON["jwks"] == "ok" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("health with no key set: %d %s, want 503 naming the key set", resp.StatusCode, resp.Body)
+	}
+	if resp := g.do(t, "GET", "/api/v1/auth/live", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("liveness with no key set: %d, want 200", resp.StatusCode)
+	}
+	g.WorkOS.ClearFaults()
+	deadline := time.Now().Add(10 * time.Second)
+	for g.state().Verifier.Stats().Keys == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp := g.do(t, "GET", "/api/v1/auth/health", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("health once keys are fetched: %d %s", resp.StatusCode, resp.Body)
+	}
+	fs := faultyStore(t, g)
+	fs.FailReads(errors.New("connection refused"))
+	resp = g.do(t, "GET", "/api/v1/auth/health", "", "", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.JSON["store"] == "ok" {
+		t.Errorf("health with the store down: %d %s, want 503 naming the store", resp.StatusCode, resp.Body)
+	}
+	if resp := g.do(t, "GET", "/api/v1/auth/live", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("liveness with the store down: %d, want 200", resp.StatusCode)
 	}
 }

@@ -46,13 +46,7 @@ func (h *OAuth) Provision(ctx caddy.Context) error {
 
 // setup does Provision's work once the app is known (tests call it directly).
 func (h *OAuth) setup(app *App, logger *zap.Logger) error {
-	s, err := oauth.New(app.oauthConfig(), oauth.Deps{
-		Bridge:    app.bridge,
-		Runtime:   app.runtime,
-		RequestID: requestID,
-		ClientIP:  clientIP,
-		Logger:    logger,
-	})
+	s, err := app.newServer(logger)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 // protect.go holds the drio_protect handler: the bearer check in front of the upstream. A
-// request with a valid WorkOS access token of a live session brokered here goes on with the
-// gateway's identity headers; anything else gets the drio envelope and a WWW-Authenticate
-// challenge pointing at the protected-resource metadata (RFC 6750, RFC 9728).
+// request with a valid WorkOS access token of a live session brokered here, whose permissions
+// and role satisfy the operator's rules, goes on with the gateway's identity headers; anything
+// else gets the drio envelope and a WWW-Authenticate challenge pointing at the
+// protected-resource metadata (RFC 6750, RFC 9728).
 
 package caddymodule
 
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"time"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
+	"github.com/drio-gateway/gateway/caddymodule/internal/rules"
 	"github.com/drio-gateway/gateway/caddymodule/verifier"
 )
 
@@ -55,13 +58,75 @@ type Protect struct {
 	// Default: none (a browser script of any origin cannot read the answers).
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
+	// Rules are checked once the token and its session are verified: a request that a rule
+	// matches needs all of the rule's permissions and, when it lists roles, one of them, or
+	// it gets 403 forbidden with error="insufficient_scope". Every matching rule applies; a
+	// request no rule matches needs only a valid token. Rules never apply to Public paths.
+	Rules []PermissionRule `json:"rules,omitempty"`
+
 	app        *App
 	logger     *zap.Logger
 	public     caddyhttp.MatchPath
 	strip      map[string]bool
 	challenge  string
 	scopeParam string
+	rules      *rules.Set // nil without Rules
+	// forbidden is the challenge of a 403 (error="insufficient_scope"), up to its
+	// error_description.
+	forbidden string
 }
+
+// PermissionRule is one of drio_protect's permission rules: which requests it applies to, and
+// what a token needs to make them. Path patterns are those of Caddy's path matcher (exact,
+// prefix*, *suffix, *substring*, or a * inside one segment), compared without regard to case
+// with the cleaned request path; a trailing slash is not significant.
+type PermissionRule struct {
+	// Methods the rule applies to (any case; GET covers HEAD too). Empty: every method.
+	Methods []string `json:"methods,omitempty"`
+	// Paths are the path patterns the rule applies to; at least one ("*" for every path).
+	Paths []string `json:"paths"`
+	// Permissions are the WorkOS permission slugs the token must all have (its
+	// "permissions" claim).
+	Permissions []string `json:"permissions,omitempty"`
+	// Roles are WorkOS role slugs of which the token must have one (its "role" claim).
+	Roles []string `json:"roles,omitempty"`
+}
+
+// rule converts r for the rules package.
+func (r PermissionRule) rule() rules.Rule {
+	return rules.Rule{Methods: r.Methods, Paths: r.Paths, Permissions: r.Permissions, Roles: r.Roles}
+}
+
+// compileRules compiles the permission rules; nil without any.
+func compileRules(list []PermissionRule) (*rules.Set, error) {
+	rs := make([]rules.Rule, len(list))
+	for i, r := range list {
+		rs[i] = r.rule()
+	}
+	set, err := rules.Compile(rs)
+	if err != nil {
+		return nil, fmt.Errorf("drio_protect: permission rules: %w", err)
+	}
+	return set, nil
+}
+
+// permissionRuleFromArgs builds the rule of a Caddyfile require or require_role line: methods
+// ("*" or a comma-separated list), one path pattern, then permissions (or, with roles, roles).
+func permissionRuleFromArgs(methods, path string, names []string, roles bool) (PermissionRule, error) {
+	r := PermissionRule{Paths: []string{path}}
+	if methods != "*" {
+		r.Methods = strings.Split(methods, ",")
+	}
+	if roles {
+		r.Roles = names
+	} else {
+		r.Permissions = names
+	}
+	return r, rules.Validate(r.rule())
+}
+
+// refusedForbidden counts requests a permission rule refused.
+var refusedForbidden = metrics.BearerRefused.WithLabelValues("forbidden")
 
 // CaddyModule returns the Caddy module information.
 func (Protect) CaddyModule() caddy.ModuleInfo {
@@ -93,14 +158,35 @@ func (p *Protect) setup(ctx caddy.Context, app *App, logger *zap.Logger) error {
 	}
 	p.challenge = fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource", scope="%s"`,
 		app.Issuer, strings.Join(app.Scopes, " "))
+	// No scope attribute: no OAuth scope grants a WorkOS permission, so a client that
+	// re-authorized for one (MCP's step-up) would only get the same token again.
+	p.forbidden = fmt.Sprintf(`Bearer error="insufficient_scope", resource_metadata="%s/.well-known/oauth-protected-resource", error_description=`,
+		app.Issuer)
+	// Compiled here, and refused here too, so a bad rule can never leave the handler running
+	// without its rules.
+	set, err := compileRules(p.Rules)
+	if err != nil {
+		return err
+	}
+	p.rules = set
 	return nil
 }
 
-// Validate checks the public path patterns.
+// Validate checks the public path patterns, the CORS origins and the permission rules.
 func (p *Protect) Validate() error {
 	for _, pat := range p.Public {
 		if !strings.HasPrefix(pat, "/") && !strings.HasPrefix(pat, "*") {
 			return fmt.Errorf("drio_protect: public path %q must start with / or *", pat)
+		}
+	}
+	if _, err := compileRules(p.Rules); err != nil {
+		return err
+	}
+	for i, r := range p.Rules {
+		for _, pat := range r.Paths {
+			if slices.Contains(p.Public, pat) {
+				return fmt.Errorf("drio_protect: permission rule %d: path %q is also public; a public path passes without a token, so no rule applies to it: remove it from one of the two", i+1, pat)
+			}
 		}
 	}
 	for _, o := range p.CORSOrigins {
@@ -191,6 +277,19 @@ func (p *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		email = sess.Email
 	}
+	if p.rules != nil {
+		refusal := p.rules.Check(r.Method, r.URL.Path, claims.Permissions, claims.Role)
+		if refusal == nil && r.URL.RawPath != "" {
+			// The path was sent with encodings Go would not choose (%2F, …), and that is how
+			// the upstream gets it: an upstream that routes on it must not be reached past a
+			// rule that its form matches.
+			refusal = p.rules.Check(r.Method, r.URL.RawPath, claims.Permissions, claims.Role)
+		}
+		if refusal != nil {
+			p.forbid(w, r, reqID, refusal)
+			return nil
+		}
+	}
 
 	h := r.Header
 	h.Set(HeaderUserID, claims.Subject)
@@ -259,6 +358,20 @@ func (p *Protect) reject(w http.ResponseWriter, r *http.Request, message string)
 	e.WWWAuthenticate = p.challenge + `, error="invalid_token"`
 	respond.Write(w, r, e)
 	return nil
+}
+
+// forbid answers 403 forbidden with error="insufficient_scope": the token is valid, but a
+// permission rule wants more of it. The message names what the rule requires, never what the
+// token has.
+func (p *Protect) forbid(w http.ResponseWriter, r *http.Request, reqID string, refusal *rules.Refusal) {
+	refusedForbidden.Inc()
+	p.logger.Debug("request refused by a permission rule", zap.Int("rule", refusal.Index+1),
+		zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("request_id", reqID))
+	message := "This request needs " + refusal.Need
+	e := respond.Envelope(http.StatusForbidden, respond.EnvelopeForbidden, message, reqID)
+	// Need holds only permission and role slugs, which have no quote or backslash.
+	e.WWWAuthenticate = p.forbidden + `"` + message + `"`
+	respond.Write(w, r, e)
 }
 
 // unavailable answers 503 in the envelope with Retry-After: the check could not be made now.

@@ -2,6 +2,7 @@ package grants
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/drio-gateway/gateway/caddymodule/store"
@@ -143,4 +144,14 @@ func (w RateWindows) Count(ctx context.Context, id string, max int, ttl time.Dur
 		return Write, nil
 	})
 	return allowed, err
+}
+
+// Ping tells whether the store answers, by reading the installation secret (a store that
+// lost its data still answers: not finding the record is not a failure).
+func (st *Stores) Ping(ctx context.Context) error {
+	_, err := st.Clients.s.Get(ctx, store.Key(store.KindSecret, "cookie"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }

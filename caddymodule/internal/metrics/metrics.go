@@ -24,13 +24,36 @@ var (
 	// BearerRefused counts requests to protected routes refused, by reason.
 	BearerRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "drio", Name: "bearer_refused_total",
-		Help: "Requests to protected routes refused, by reason (missing, malformed, invalid, session_ended, unavailable).",
+		Help: "Requests to protected routes refused, by reason (missing, malformed, invalid, session_ended, unavailable, forbidden).",
 	}, []string{"reason"})
 	// Revocations counts brokered sessions revoked, by reason.
 	Revocations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "drio", Name: "sessions_revoked_total",
-		Help: "Brokered sessions revoked, by reason (code_replay, refresh_reuse, upstream_refused).",
+		Help: "Brokered sessions revoked, by reason (code_replay, refresh_reuse, upstream_refused, client_revoked, logout, admin).",
 	}, []string{"reason"})
+	// Introspections counts introspection answers, by result.
+	Introspections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "introspections_total",
+		Help: "Introspection answers, by result (active, inactive).",
+	}, []string{"result"})
+	// WorkOSLatency is the duration of calls to WorkOS, by call.
+	WorkOSLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "workos_call_duration_seconds",
+		Help:    "Duration of calls to WorkOS, by call (code, refresh, revoke), whatever their outcome.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"call"})
+	// RevocationBroadcastUp is 1 while this instance hears other instances' revocations at
+	// once (Redis pub/sub), 0 while that is down (revocations then take effect within the
+	// session cache time, and with a store that does not broadcast).
+	RevocationBroadcastUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "revocation_broadcast_up",
+		Help: "1 while other instances' revocations reach this one at once; 0 while that broadcast is down.",
+	})
+	// StoreErrors counts requests that failed because the store did, by what was being done.
+	StoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "store_errors_total",
+		Help: "Requests answered 503 because the store failed, by endpoint.",
+	}, []string{"during"})
 	// WorkOSCalls counts calls to WorkOS, by call and outcome.
 	WorkOSCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "drio", Name: "workos_calls_total",
@@ -52,7 +75,8 @@ func Register(reg *prometheus.Registry) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{Registrations, Tokens, BearerRefused, Revocations, WorkOSCalls} {
+	for _, c := range []prometheus.Collector{Registrations, Tokens, BearerRefused, Revocations, WorkOSCalls,
+		Introspections, WorkOSLatency, StoreErrors, RevocationBroadcastUp} {
 		var already prometheus.AlreadyRegisteredError
 		if err := reg.Register(c); err != nil && !errors.As(err, &already) {
 			return err

@@ -12,7 +12,7 @@ func (s *Server) corsAllowed(path string) bool {
 		return true
 	}
 	switch strings.TrimPrefix(path, s.authPrefix) {
-	case "register", "token", "refresh":
+	case "register", "token", "refresh", "revoke":
 		return true
 	}
 	return false

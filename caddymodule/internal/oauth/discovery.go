@@ -30,10 +30,14 @@ func buildDocuments(cfg Config) (documents, error) {
 	var d documents
 	var err error
 	d.as, err = json.Marshal(map[string]any{
-		"issuer":                                         cfg.Issuer,
-		"authorization_endpoint":                         endpoint("authorize"),
-		"token_endpoint":                                 endpoint("token"),
-		"registration_endpoint":                          endpoint("register"),
+		"issuer":                 cfg.Issuer,
+		"authorization_endpoint": endpoint("authorize"),
+		"token_endpoint":         endpoint("token"),
+		"registration_endpoint":  endpoint("register"),
+		"revocation_endpoint":    endpoint("revoke"),
+		"revocation_endpoint_auth_methods_supported":     []string{"none"},
+		"introspection_endpoint":                         endpoint("introspect"),
+		"introspection_endpoint_auth_methods_supported":  []string{"bearer"},
 		"scopes_supported":                               cfg.Scopes,
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},

@@ -22,6 +22,9 @@ var (
 	RevokeCodeReplay      = RevocationReason{"code_replay", "authorization code replayed"}
 	RevokeRefreshReuse    = RevocationReason{"refresh_reuse", "rotated refresh token reused"}
 	RevokeUpstreamRefused = RevocationReason{"upstream_refused", "WorkOS refused the refresh"}
+	RevokeByClient        = RevocationReason{"client_revoked", "the client revoked its token"}
+	RevokeLogout          = RevocationReason{"logout", "the user signed out"}
+	RevokeByAdmin         = RevocationReason{"admin", "an operator revoked the session"}
 )
 
 // revokeTimeout bounds the store write of a revocation, which runs detached from the request
@@ -30,7 +33,10 @@ const revokeTimeout = 10 * time.Second
 
 // RevokeGrant ends a brokered session. WorkOS is told in the background, bounded by its
 // timeout; the gateway refuses the session whatever WorkOS answers.
-func (s *Server) RevokeGrant(sid string, why RevocationReason, rt *Runtime) {
+//
+// It reports whether the session is revoked now (by this call or an earlier one); false means
+// the store failed and the revocation must be retried.
+func (s *Server) RevokeGrant(sid string, why RevocationReason, rt *Runtime) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
 	defer cancel()
 	revoked, err := rt.Grants.Sessions.Revoke(ctx, sid, why.Text, s.cfg.SessionTTL)
@@ -38,7 +44,7 @@ func (s *Server) RevokeGrant(sid string, why RevocationReason, rt *Runtime) {
 		s.logger.Error("revoking session", zap.String("session_id", sid), zap.Error(err))
 	}
 	if !revoked {
-		return
+		return err == nil
 	}
 	metrics.Revocations.WithLabelValues(why.Label).Inc()
 	s.logger.Warn("session revoked", zap.String("session_id", sid), zap.String("reason", why.Text))
@@ -48,4 +54,5 @@ func (s *Server) RevokeGrant(sid string, why RevocationReason, rt *Runtime) {
 				zap.String("session_id", sid), zap.String("reason", workos.Reason(err)))
 		}
 	}()
+	return true
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
 	"github.com/drio-gateway/gateway/caddymodule/verifier"
@@ -57,6 +58,12 @@ type Config struct {
 	// RegistrationQuota bounds the registrations from one client address per day. Zero: no
 	// bound beyond the rate limit.
 	RegistrationQuota int
+	// IntrospectionSecretSHA256 is the SHA-256 digest of the credential resource servers
+	// present to the introspection endpoint. Empty: introspection refuses everyone.
+	IntrospectionSecretSHA256 []byte
+	// LogoutRedirects are return addresses allowed after logout besides the client's own
+	// registered redirect URIs.
+	LogoutRedirects []string
 }
 
 // Runtime is what the Caddy app acquires when it starts and shares with every handler.
@@ -134,15 +141,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	get, post := []string{http.MethodGet}, []string{http.MethodPost}
 	docMethods := []string{http.MethodGet, http.MethodHead}
 	s.routes = map[string]route{
-		wellKnownAS:                {methods: docMethods, stateless: true, serve: s.serveASMetadata},
-		wellKnownPRM:               {methods: docMethods, stateless: true, serve: s.servePRMetadata},
-		wellKnownPRM + cfg.APIBase: {methods: docMethods, stateless: true, serve: s.servePRMetadata},
-		s.authPrefix + "register":  {methods: post, limit: "register", serve: s.serveRegister},
-		s.authPrefix + "authorize": {methods: []string{http.MethodGet, http.MethodPost}, limit: "authorize", serve: s.serveAuthorize},
-		s.authPrefix + "callback":  {methods: get, limit: "callback", serve: s.serveCallback},
-		wellKnownOIDC:              {methods: docMethods, stateless: true, serve: s.serveNotOpenID},
-		s.authPrefix + "token":     {methods: post, limit: "token", serve: s.serveToken},
-		s.authPrefix + "refresh":   {methods: post, limit: "refresh", serve: s.serveRefresh},
+		wellKnownAS:                  {methods: docMethods, stateless: true, serve: s.serveASMetadata},
+		wellKnownPRM:                 {methods: docMethods, stateless: true, serve: s.servePRMetadata},
+		wellKnownPRM + cfg.APIBase:   {methods: docMethods, stateless: true, serve: s.servePRMetadata},
+		s.authPrefix + "register":    {methods: post, limit: "register", serve: s.serveRegister},
+		s.authPrefix + "authorize":   {methods: []string{http.MethodGet, http.MethodPost}, limit: "authorize", serve: s.serveAuthorize},
+		s.authPrefix + "callback":    {methods: get, limit: "callback", serve: s.serveCallback},
+		wellKnownOIDC:                {methods: docMethods, stateless: true, serve: s.serveNotOpenID},
+		s.authPrefix + "revoke":      {methods: post, limit: "revoke", serve: s.serveRevocation},
+		s.authPrefix + "introspect":  {methods: post, serve: s.serveIntrospection},
+		s.authPrefix + "logout":      {methods: post, limit: "logout", serve: s.serveLogout},
+		s.authPrefix + "logout/done": {methods: get, serve: s.serveLogoutDone},
+		s.authPrefix + "health":      {methods: docMethods, serve: s.serveHealth},
+		s.authPrefix + "live":        {methods: docMethods, stateless: true, serve: s.serveLive},
+		s.authPrefix + "token":       {methods: post, limit: "token", serve: s.serveToken},
+		s.authPrefix + "refresh":     {methods: post, limit: "refresh", serve: s.serveRefresh},
 	}
 	return s, nil
 }
@@ -204,6 +217,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) *respond.Error {
 // storeFailed logs a store failure once and returns the 503 the client gets (only the store
 // failed; the same request may be retried). A request the client abandoned is not logged.
 func (s *Server) storeFailed(r *http.Request, during string, err error) *respond.Error {
+	metrics.StoreErrors.WithLabelValues(during).Inc()
 	if r.Context().Err() == nil {
 		s.logger.Error("store failure", zap.String("during", during), zap.String("request_id", s.requestID(r)), zap.Error(err))
 	}

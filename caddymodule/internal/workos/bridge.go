@@ -88,12 +88,13 @@ func (b *Bridge) AuthorizationURL(state, challenge string) (string, error) {
 func (b *Bridge) ExchangeCode(ctx context.Context, code, verifier string) (AuthenticateResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
+	start := time.Now()
 	resp, err := b.client.AuthenticateWithCode(ctx, usermanagement.AuthenticateWithCodeOpts{
 		ClientID:     b.clientID,
 		Code:         code,
 		CodeVerifier: verifier,
 	})
-	b.count("code", err)
+	b.count("code", start, err)
 	return resp, err
 }
 
@@ -101,11 +102,12 @@ func (b *Bridge) ExchangeCode(ctx context.Context, code, verifier string) (Authe
 func (b *Bridge) Refresh(ctx context.Context, refreshToken string) (RefreshResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
+	start := time.Now()
 	resp, err := b.client.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
 		ClientID:     b.clientID,
 		RefreshToken: refreshToken,
 	})
-	b.count("refresh", err)
+	b.count("refresh", start, err)
 	return resp, err
 }
 
@@ -115,21 +117,23 @@ func (b *Bridge) Refresh(ctx context.Context, refreshToken string) (RefreshRespo
 func (b *Bridge) RevokeSession(sid string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
+	start := time.Now()
 	err := b.client.RevokeSession(ctx, usermanagement.RevokeSessionOpts{SessionID: sid})
 	var he workos_errors.HTTPError
 	if errors.As(err, &he) && he.Code == http.StatusNotFound {
 		err = nil // already gone upstream
 	}
-	b.count("revoke", err)
+	b.count("revoke", start, err)
 	return err
 }
 
 // misconfigLogEvery spaces the misconfiguration error lines.
 const misconfigLogEvery = time.Minute
 
-// count records the outcome of one WorkOS call, and says at Error level (at most once a
-// minute) when WorkOS refuses the gateway's own credentials, with what to fix.
-func (b *Bridge) count(call string, err error) {
+// count records the outcome and duration of one WorkOS call, and says at Error level (at
+// most once a minute) when WorkOS refuses the gateway's own credentials, with what to fix.
+func (b *Bridge) count(call string, start time.Time, err error) {
+	metrics.WorkOSLatency.WithLabelValues(call).Observe(time.Since(start).Seconds())
 	outcome := "ok"
 	if err != nil {
 		verdict, reason := Classify(err)
@@ -149,4 +153,14 @@ func (b *Bridge) count(call string, err error) {
 		}
 	}
 	metrics.WorkOSCalls.WithLabelValues(call, outcome).Inc()
+}
+
+// LogoutURL is where the browser ends its AuthKit session for sid; WorkOS then sends it to
+// returnTo (which must be allowed as a sign-out redirect at WorkOS).
+func (b *Bridge) LogoutURL(sid, returnTo string) (string, error) {
+	u, err := b.client.GetLogoutURL(usermanagement.GetLogoutURLOpts{SessionID: sid, ReturnTo: returnTo})
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
 }
