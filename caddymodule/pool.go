@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
 	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
 	"github.com/drio-gateway/gateway/caddymodule/store"
 	"github.com/drio-gateway/gateway/caddymodule/verifier"
@@ -35,10 +36,45 @@ type backend struct {
 	// secret signs cookies and CSRF tokens; kept in the store so restarts and other instances
 	// agree on it.
 	secret []byte
+	// stopWatch ends the watch for other instances' revocations; watching is closed when it
+	// has returned.
+	stopWatch context.CancelFunc
+	watching  chan struct{}
 }
 
-// Destruct closes the store when the last config using it is gone.
-func (b *backend) Destruct() error { return b.store.Close() }
+// Destruct stops watching for revocations and closes the store when the last config using
+// it is gone.
+func (b *backend) Destruct() error {
+	b.stopWatch()
+	<-b.watching
+	return b.store.Close()
+}
+
+// watchRevocations keeps the session cache in step with revocations made by other instances
+// sharing the store (Redis), and reports the broadcast's state in a metric and the log.
+func (b *backend) watchRevocations(logger *zap.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopWatch, b.watching = cancel, make(chan struct{})
+	if !b.grants.Sessions.Broadcasts() {
+		close(b.watching)
+		return
+	}
+	go func() {
+		defer close(b.watching)
+		b.grants.Sessions.Watch(ctx, func(up bool) {
+			if up {
+				metrics.RevocationBroadcastUp.Set(1)
+				logger.Info("listening for revocations by other instances")
+				return
+			}
+			metrics.RevocationBroadcastUp.Set(0)
+			if ctx.Err() == nil {
+				logger.Warn("lost the revocation broadcast; until it is back, another instance's revocation takes effect here within the session cache time",
+					zap.Duration("session_cache", defaultSessionCache))
+			}
+		})
+	}()
+}
 
 func acquireBackend(key string, cfg *StorageConfig, logger *zap.Logger) (*backend, error) {
 	val, _, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
@@ -53,7 +89,9 @@ func acquireBackend(key string, cfg *StorageConfig, logger *zap.Logger) (*backen
 			s.Close()
 			return nil, err
 		}
-		return &backend{store: s, grants: grants.New(s, defaultSessionCache), secret: secret}, nil
+		b := &backend{store: s, grants: grants.New(s, defaultSessionCache), secret: secret}
+		b.watchRevocations(logger.Named("revocations"))
+		return b, nil
 	})
 	if err != nil {
 		return nil, err

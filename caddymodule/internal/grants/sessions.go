@@ -16,8 +16,14 @@ const maxSessionCache = 100_000
 // is accepted only if its `sid` is here and not revoked, which binds WorkOS tokens to this
 // gateway and makes a revocation effective at once (WorkOS access tokens cannot be revoked
 // upstream).
+//
+// Answers are cached in memory for a short time. When the store is shared by several
+// instances and can broadcast (Redis), a revocation is announced to every instance, which
+// drops its cached answer at once (Watch); while that broadcast is down, another instance may
+// answer from its cache for at most the cache TTL.
 type Sessions struct {
 	store store.Store
+	bc    store.Broadcaster // nil when the store cannot broadcast (one instance)
 	ttl   time.Duration
 	now   func() time.Time
 
@@ -31,7 +37,38 @@ type sessionCacheEntry struct {
 }
 
 func newSessions(s store.Store, ttl time.Duration) *Sessions {
-	return &Sessions{store: s, ttl: ttl, now: time.Now, cache: make(map[string]sessionCacheEntry)}
+	bc, _ := s.(store.Broadcaster)
+	return &Sessions{store: s, bc: bc, ttl: ttl, now: time.Now, cache: make(map[string]sessionCacheEntry)}
+}
+
+// revocationTopic is the broadcast topic of revoked session ids.
+const revocationTopic = "revoked-sessions"
+
+// publishTimeout bounds the announcement of one revocation.
+const publishTimeout = 2 * time.Second
+
+// Broadcasts reports whether revocations reach other instances at once (the store is shared
+// and can broadcast), so Watch is worth running.
+func (r *Sessions) Broadcasts() bool { return r.bc != nil }
+
+// Watch drops cached answers for sessions that other instances revoke, until ctx ends. When
+// the broadcast is (re)established it drops the whole cache, since announcements made while it
+// was down are lost; onState (if not nil) hears each change. Without a broadcasting store it
+// returns at once.
+func (r *Sessions) Watch(ctx context.Context, onState func(up bool)) {
+	if r.bc == nil {
+		return
+	}
+	r.bc.Subscribe(ctx, revocationTopic, r.Evict, func(up bool) {
+		if up {
+			r.mu.Lock()
+			r.cache = make(map[string]sessionCacheEntry)
+			r.mu.Unlock()
+		}
+		if onState != nil {
+			onState(up)
+		}
+	})
 }
 
 func sessionKey(sid string) string { return store.Key(store.KindSession, sid) }
@@ -96,6 +133,13 @@ func (r *Sessions) Revoke(ctx context.Context, sid, reason string, ttl time.Dura
 	})
 	if err != nil {
 		return false, err
+	}
+	if revoked && r.bc != nil {
+		// Best effort: the revocation is stored either way, and an instance that misses the
+		// announcement refuses the session once its cached answer expires.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		_ = r.bc.Publish(pctx, revocationTopic, sid)
+		cancel()
 	}
 	return revoked, nil
 }
