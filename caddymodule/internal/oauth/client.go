@@ -105,3 +105,17 @@ func (s *Server) renewClient(r *http.Request, rt *Runtime, c *grants.Client) {
 		s.logger.Warn("renewing a client registration", zap.String("client_id", c.ID), zap.Error(err))
 	}
 }
+
+// clientForm reads a form POST and authenticates the public client that sent it, as the
+// token, revocation and logout endpoints do.
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request, rt *Runtime) (url.Values, *grants.Client, *respond.Error) {
+	form, e := parseForm(w, r)
+	if e != nil {
+		return nil, nil, e
+	}
+	client, e := s.authenticateClient(r, rt, form)
+	if e != nil {
+		return nil, nil, e
+	}
+	return form, client, nil
+}

@@ -52,13 +52,9 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, rt *
 	if e != nil {
 		return e
 	}
-	token := form.Get("token")
-	if token == "" {
-		return respond.MissingField("token")
-	}
-	p, err := s.identify(r.Context(), rt, token, form.Get("token_type_hint"))
-	if err != nil {
-		return s.storeFailed(r, "introspect", err)
+	p, e := s.presentedToken(r, rt, form, "introspect")
+	if e != nil {
+		return e
 	}
 	answer := introspection{}
 	switch p.kind {

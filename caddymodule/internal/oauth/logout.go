@@ -20,11 +20,7 @@ import (
 )
 
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error {
-	form, e := parseForm(w, r)
-	if e != nil {
-		return e.Local()
-	}
-	client, e := s.authenticateClient(r, rt, form)
+	form, client, e := s.clientForm(w, r, rt)
 	if e != nil {
 		return e.Local()
 	}

@@ -16,21 +16,13 @@ import (
 )
 
 func (s *Server) serveRevocation(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error {
-	form, e := parseForm(w, r)
+	form, client, e := s.clientForm(w, r, rt)
 	if e != nil {
 		return e
 	}
-	client, e := s.authenticateClient(r, rt, form)
+	p, e := s.presentedToken(r, rt, form, "revoke")
 	if e != nil {
 		return e
-	}
-	token := form.Get("token")
-	if token == "" {
-		return respond.MissingField("token")
-	}
-	p, err := s.identify(r.Context(), rt, token, form.Get("token_type_hint"))
-	if err != nil {
-		return s.storeFailed(r, "revoke", err)
 	}
 	if p.kind != tokenUnknown && p.clientID == client.ID {
 		if !s.RevokeGrant(p.session.ID, RevokeByClient, rt) {

@@ -37,11 +37,7 @@ func (s *Server) serveRefresh(w http.ResponseWriter, r *http.Request, rt *Runtim
 }
 
 func (s *Server) serveTokenRoute(w http.ResponseWriter, r *http.Request, rt *Runtime, refreshRoute bool) *respond.Error {
-	form, e := parseForm(w, r)
-	if e != nil {
-		return e
-	}
-	client, e := s.authenticateClient(r, rt, form)
+	form, client, e := s.clientForm(w, r, rt)
 	if e != nil {
 		return e
 	}

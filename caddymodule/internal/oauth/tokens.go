@@ -6,8 +6,11 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/caddymodule/verifier"
 )
 
@@ -83,4 +86,18 @@ func (s *Server) identify(ctx context.Context, rt *Runtime, token, hint string) 
 		}
 	}
 	return &presented{}, nil
+}
+
+// presentedToken identifies the token a form names (token, token_type_hint), which is
+// required; during names the endpoint in a store failure's log line.
+func (s *Server) presentedToken(r *http.Request, rt *Runtime, form url.Values, during string) (*presented, *respond.Error) {
+	token := form.Get("token")
+	if token == "" {
+		return nil, respond.MissingField("token")
+	}
+	p, err := s.identify(r.Context(), rt, token, form.Get("token_type_hint"))
+	if err != nil {
+		return nil, s.storeFailed(r, during, err)
+	}
+	return p, nil
 }

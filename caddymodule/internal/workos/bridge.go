@@ -86,29 +86,34 @@ func (b *Bridge) AuthorizationURL(state, challenge string) (string, error) {
 
 // ExchangeCode trades the code AuthKit sent to the callback for a token pair.
 func (b *Bridge) ExchangeCode(ctx context.Context, code, verifier string) (AuthenticateResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	start := time.Now()
-	resp, err := b.client.AuthenticateWithCode(ctx, usermanagement.AuthenticateWithCodeOpts{
-		ClientID:     b.clientID,
-		Code:         code,
-		CodeVerifier: verifier,
+	return call(b, ctx, "code", func(ctx context.Context) (AuthenticateResponse, error) {
+		return b.client.AuthenticateWithCode(ctx, usermanagement.AuthenticateWithCodeOpts{
+			ClientID:     b.clientID,
+			Code:         code,
+			CodeVerifier: verifier,
+		})
 	})
-	b.count("code", start, err)
-	return resp, err
 }
 
 // Refresh rotates a WorkOS refresh token.
 func (b *Bridge) Refresh(ctx context.Context, refreshToken string) (RefreshResponse, error) {
+	return call(b, ctx, "refresh", func(ctx context.Context) (RefreshResponse, error) {
+		return b.client.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
+			ClientID:     b.clientID,
+			RefreshToken: refreshToken,
+		})
+	})
+}
+
+// call runs one WorkOS call bounded by the bridge's timeout, and records its outcome and
+// duration.
+func call[T any](b *Bridge, ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	start := time.Now()
-	resp, err := b.client.AuthenticateWithRefreshToken(ctx, usermanagement.AuthenticateWithRefreshTokenOpts{
-		ClientID:     b.clientID,
-		RefreshToken: refreshToken,
-	})
-	b.count("refresh", start, err)
-	return resp, err
+	v, err := fn(ctx)
+	b.count(name, start, err)
+	return v, err
 }
 
 // RevokeSession ends the WorkOS session; it runs detached from the client's request so a
