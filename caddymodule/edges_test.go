@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/internal/testkit"
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
@@ -39,6 +40,16 @@ func TestRegisteredGrantTypesAndScopeAreEnforced(t *testing.T) {
 	for _, path := range []string{tokenPath, "/api/v1/auth/refresh"} {
 		wantOAuthError(t, "refresh not registered at "+path, g.form(t, path, refreshForm(c, refresh)), 400, respond.CodeUnauthorizedClient)
 	}
+
+	// A registration from before the gateway enforced grant_types keeps refreshing.
+	legacy := &grants.Client{ID: "drio_legacyclient0000000000", RedirectURIs: []string{"http://127.0.0.1:51004/cb"},
+		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, IssuedAt: time.Now().Unix()}
+	if err := g.grants().Clients.Put(context.Background(), legacy, 0); err != nil {
+		t.Fatal(err)
+	}
+	lc := &testkit.Registration{ClientID: legacy.ID, RedirectURI: legacy.RedirectURIs[0], Config: g.kit.OAuth2Config(legacy.ID, legacy.RedirectURIs[0])}
+	_, lr := g.login(t, lc, "ada@example.com")
+	wantTokens(t, g, "legacy registration refreshes", g.form(t, tokenPath, refreshForm(lc, lr)))
 
 	q := dacQuery(g, c)
 	q.Set("scope", "openid email")
@@ -219,7 +230,8 @@ func TestCodeRedemptionRetriesALostRace(t *testing.T) {
 // does not verify here, the client gets an error, not the token (as at the callback), and
 // the session is not ended for it.
 func TestRefreshNeverHandsOutAnUnverifiableToken(t *testing.T) {
-	g := newTestGateway(t, nil)
+	t.Parallel()
+	g := newTestGateway(t, func(a *App) { a.RefreshGrace = caddy.Duration(time.Second) })
 	c := g.register(t)
 	access, refresh := g.login(t, c, "ada@example.com")
 	// WorkOS signs with a key the gateway cannot fetch.
@@ -234,6 +246,24 @@ func TestRefreshNeverHandsOutAnUnverifiableToken(t *testing.T) {
 	}
 	if live, err := g.grants().Sessions.Live(context.Background(), jwtSID(t, access)); err != nil || live == nil {
 		t.Errorf("the session ended because WorkOS returned a token that does not verify here: %v %v", live, err)
+	}
+	// WorkOS's keys become fetchable again. Long after the grace window, the client's retry
+	// with the same refresh token gets the pair it never received, and the session lives on.
+	g.WorkOS.ClearFaults()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp = g.form(t, tokenPath, refreshForm(c, refresh))
+		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		if resp.JSON["error"] == respond.CodeInvalidGrant {
+			t.Fatalf("retry after the grace window revoked the session: %s", resp.Body)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	a2, _ := wantTokens(t, g, "retry once the keys are back", resp)
+	if resp := g.me(t, a2); resp.StatusCode != http.StatusOK {
+		t.Errorf("the pair delivered late does not work: %d", resp.StatusCode)
 	}
 }
 

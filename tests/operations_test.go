@@ -147,7 +147,8 @@ func TestLogout(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), s.GW+"/api/v1/auth/logout/done?") {
 		t.Fatalf("WorkOS logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp = b.Get(t, resp.Header.Get("Location"))
+	done := resp.Header.Get("Location")
+	resp = b.Get(t, done)
 	back, err := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(back.String(), c.RedirectURI+"?") ||
 		back.Query().Get("state") != "bye" || back.Query().Get("iss") != s.GW {
@@ -158,6 +159,15 @@ func TestLogout(t *testing.T) {
 	}
 	if !s.WorkOS.SessionRevoked(testkit.JWTClaim(t, tok.AccessToken, "sid")) {
 		t.Errorf("WorkOS still has the session after logout")
+	}
+	// The signed return leg is bound to its client: once the operator deletes the client, it
+	// leads nowhere but the signed-out page.
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+s.admin+"/drio/clients/"+c.ClientID, nil)
+	if resp := testkit.RoundTrip(t, http.DefaultClient, req); resp.StatusCode != http.StatusOK {
+		t.Fatalf("deleting the client: %d", resp.StatusCode)
+	}
+	if resp := b.Get(t, done); resp.Header.Get("Location") != "" {
+		t.Errorf("logout/done of a deleted client still redirects to %q", resp.Header.Get("Location"))
 	}
 	// A tampered logout/done cannot be turned into an open redirect.
 	resp = b.Get(t, s.GW+"/api/v1/auth/logout/done?to="+url.QueryEscape("https://evil.example/")+"&sig=x")

@@ -17,6 +17,9 @@ type Client struct {
 	// LastUsed is when the client last started a sign-in or redeemed a grant (unix seconds);
 	// an unused registration expires (Config.ClientTTL after its last renewal).
 	LastUsed int64 `json:"last_used,omitempty"`
+	// GrantTypesEnforced is set on registrations made since the token endpoint enforces
+	// GrantTypes; older ones keep the grants they could use when they registered.
+	GrantTypesEnforced bool `json:"grant_types_enforced,omitempty"`
 }
 
 // Pending is an authorization between /authorize and the WorkOS callback, kept under the hash
@@ -100,6 +103,10 @@ type Refresh struct {
 	// NextSealed is the pair that replaced this token, sealed with a key derived from this
 	// token, so a client that lost the answer can retry within the grace window.
 	NextSealed []byte `json:"next_sealed,omitempty"`
+	// Undelivered marks a rotation whose new pair was never handed out (its access token did
+	// not verify here yet): a retry gets it whenever it verifies, not only within the grace
+	// window, so a client is never punished for the gateway's refusal.
+	Undelivered bool `json:"undelivered,omitempty"`
 }
 
 // TokenPair is what the token endpoint answers; it is sealed while it waits at rest.

@@ -29,6 +29,9 @@ type Sessions struct {
 
 	mu    sync.Mutex
 	cache map[string]sessionCacheEntry
+	// evictions counts Evict calls, so an answer read from the store while a revocation
+	// evicted is not cached over it.
+	evictions uint64
 }
 
 type sessionCacheEntry struct {
@@ -63,6 +66,7 @@ func (r *Sessions) Watch(ctx context.Context, onState func(up bool)) {
 		if up {
 			r.mu.Lock()
 			r.cache = make(map[string]sessionCacheEntry)
+			r.evictions++
 			r.mu.Unlock()
 		}
 		if onState != nil {
@@ -84,6 +88,9 @@ func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
 	if ok && now.Before(e.until) {
 		return e.rec, nil
 	}
+	r.mu.Lock()
+	evictionsBefore := r.evictions
+	r.mu.Unlock()
 	rec, err := get[Session](ctx, r.store, sessionKey(sid))
 	var live *Session
 	switch {
@@ -94,6 +101,11 @@ func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
 		live = rec
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.evictions != evictionsBefore {
+		// A revocation evicted while we read: our answer may predate it, so do not keep it.
+		return live, nil
+	}
 	if len(r.cache) >= maxSessionCache {
 		for k, v := range r.cache {
 			if now.After(v.until) {
@@ -105,7 +117,6 @@ func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
 		}
 	}
 	r.cache[sid] = sessionCacheEntry{rec: live, until: now.Add(r.ttl)}
-	r.mu.Unlock()
 	return live, nil
 }
 
@@ -148,5 +159,6 @@ func (r *Sessions) Revoke(ctx context.Context, sid, reason string, ttl time.Dura
 func (r *Sessions) Evict(sid string) {
 	r.mu.Lock()
 	delete(r.cache, sid)
+	r.evictions++
 	r.mu.Unlock()
 }

@@ -50,6 +50,12 @@ func (c Clients) Put(ctx context.Context, rec *Client, ttl time.Duration) error 
 	return put(ctx, c.s, store.Key(store.KindClient, rec.ID), rec, ttl)
 }
 
+// Mutate changes a client registration with Mutate's rules; a written record expires after
+// ttl (ttl <= 0: never).
+func (c Clients) Mutate(ctx context.Context, id string, ttl time.Duration, fn func(*Client, bool) (Decision, error)) error {
+	return Mutate(ctx, c.s, store.Key(store.KindClient, id), ttl, fn)
+}
+
 // PendingAuthorizations holds authorizations waiting for the WorkOS callback, by the opaque
 // state sent to WorkOS (stored hashed).
 type PendingAuthorizations struct{ s store.Store }

@@ -99,9 +99,15 @@ func (s *Server) renewClient(r *http.Request, rt *Runtime, c *grants.Client) {
 	if s.cfg.ClientTTL <= 0 || now.Sub(time.Unix(c.LastUsed, 0)) < min(renewEvery, s.cfg.ClientTTL/4) {
 		return
 	}
-	renewed := *c
-	renewed.LastUsed = now.Unix()
-	if err := rt.Grants.Clients.Put(r.Context(), &renewed, s.cfg.ClientTTL); err != nil {
+	// Through Mutate, so a registration deleted meanwhile (by an operator) stays deleted.
+	err := rt.Grants.Clients.Mutate(r.Context(), c.ID, s.cfg.ClientTTL, func(rec *grants.Client, found bool) (grants.Decision, error) {
+		if !found {
+			return grants.Keep, nil
+		}
+		rec.LastUsed = now.Unix()
+		return grants.Write, nil
+	})
+	if err != nil {
 		s.logger.Warn("renewing a client registration", zap.String("client_id", c.ID), zap.Error(err))
 	}
 }

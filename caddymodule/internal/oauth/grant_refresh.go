@@ -70,9 +70,9 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, rt *Runtime, clien
 		var lease grants.Refresh
 		var replayed *grants.TokenPair
 		var sessionID, reuseOf string
-		wait := false
+		wait, undelivered := false, false
 		err := rt.Grants.Refresh.Mutate(ctx, token, s.cfg.SessionTTL, func(rec *grants.Refresh, found bool) (grants.Decision, error) {
-			replayed, reuseOf, wait, sessionID = nil, "", false, rec.SessionID
+			replayed, reuseOf, wait, undelivered, sessionID = nil, "", false, rec.Undelivered, rec.SessionID
 			if !found {
 				return grants.Keep, respond.InvalidGrant("The refresh token is invalid or has expired")
 			}
@@ -89,7 +89,7 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, rt *Runtime, clien
 			now := time.Now()
 			switch rec.State {
 			case grants.RefreshRotated:
-				if now.Sub(time.Unix(rec.RotatedAt, 0)) <= s.cfg.RefreshGrace {
+				if rec.Undelivered || now.Sub(time.Unix(rec.RotatedAt, 0)) <= s.cfg.RefreshGrace {
 					if pair, err := grants.OpenPair(token, grants.PurposeRefreshNext, rec.NextSealed); err == nil {
 						replayed = pair
 						return grants.Keep, nil
@@ -124,6 +124,9 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, rt *Runtime, clien
 			// The pair a lost answer carried: the client gets it only if it verifies now.
 			if e := s.verifyRefreshed(ctx, r, rt, replayed, sessionID); e != nil {
 				return nil, e
+			}
+			if undelivered {
+				s.markDelivered(ctx, rt, token)
 			}
 			return replayed, nil
 		case wait:
@@ -178,16 +181,32 @@ func (s *Server) callWorkOSRefresh(ctx context.Context, r *http.Request, rt *Run
 	if err != nil {
 		return nil, respond.Server("Refresh failed")
 	}
+	verified := s.verifyRefreshed(ctx, r, rt, pair, lease.SessionID)
 	now := time.Now().Unix()
 	if e := settle(func(rec *grants.Refresh) {
 		rec.State, rec.RotatedAt, rec.NextSealed = grants.RefreshRotated, now, sealed
+		rec.Undelivered = verified != nil
 	}); e != nil {
 		return nil, e
 	}
-	if e := s.verifyRefreshed(ctx, r, rt, pair, lease.SessionID); e != nil {
-		return nil, e
+	if verified != nil {
+		return nil, verified
 	}
 	return pair, nil
+}
+
+// markDelivered records that the pair of an undelivered rotation has now been handed out, so
+// from here on the grace window, and reuse detection after it, apply as for any rotation.
+// Best effort: if it fails, the next retry gets the same pair again.
+func (s *Server) markDelivered(ctx context.Context, rt *Runtime, token string) {
+	now := time.Now().Unix()
+	_ = rt.Grants.Refresh.Mutate(ctx, token, s.cfg.SessionTTL, func(rec *grants.Refresh, found bool) (grants.Decision, error) {
+		if !found || rec.State != grants.RefreshRotated || !rec.Undelivered {
+			return grants.Keep, nil
+		}
+		rec.Undelivered, rec.RotatedAt = false, now
+		return grants.Write, nil
+	})
 }
 
 // verifyRefreshed verifies the access token of a refreshed pair as the callback does, and

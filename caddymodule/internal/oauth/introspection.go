@@ -44,6 +44,11 @@ func (s *Server) introspectionAuthorized(r *http.Request) bool {
 
 func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error {
 	if !s.introspectionAuthorized(r) {
+		// Failed attempts are rate limited per address, so the credential cannot be guessed
+		// online; resource servers that present it are never limited.
+		if ok, retry := rt.Limiter.Allow(r.Context(), "introspect-refused|"+s.clientIP(r)); !ok {
+			return respond.RateLimited(retry)
+		}
 		e := respond.InvalidClient("Introspection needs the operator's introspection credential as a bearer token")
 		e.WWWAuthenticate = `Bearer realm="drio introspection"`
 		return e

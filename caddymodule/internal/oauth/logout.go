@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,7 +34,7 @@ func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, rt *Runtime
 	if err != nil {
 		return s.storeFailed(r, "logout", err).Local()
 	}
-	final := s.logoutDone(returnTo, form.Get("state"), rt.Secret)
+	final := s.logoutDone(client.ID, returnTo, form.Get("state"), rt.Secret)
 	if p.kind == tokenUnknown || p.clientID != client.ID {
 		// Nothing of this client's to end: the browser goes straight back.
 		http.Redirect(w, r, final, http.StatusSeeOther)
@@ -54,13 +56,20 @@ func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, rt *Runtime
 	return nil
 }
 
+// logoutReturnTTL bounds the life of a logout's return leg: long enough to pass through
+// WorkOS's logout, too short to serve as a standing redirect link.
+const logoutReturnTTL = 10 * time.Minute
+
 // logoutDone is the gateway's logout/done URL that carries the browser's final destination,
-// signed so that it can only send the browser where serveLogout allowed.
-func (s *Server) logoutDone(returnTo, state string, secret []byte) string {
+// the client it belongs to and an expiry, signed so that it can only send the browser where
+// serveLogout allowed, and only for a while.
+func (s *Server) logoutDone(clientID, returnTo, state string, secret []byte) string {
 	if returnTo == "" {
 		return s.endpoint("logout/done")
 	}
-	q := url.Values{"to": {returnTo}, "sig": {mac(secret, "logout", returnTo, state)}}
+	exp := strconv.FormatInt(time.Now().Add(logoutReturnTTL).Unix(), 10)
+	q := url.Values{"to": {returnTo}, "client_id": {clientID}, "exp": {exp},
+		"sig": {mac(secret, "logout", clientID, returnTo, state, exp)}}
 	if state != "" {
 		q.Set("state", state)
 	}
@@ -75,8 +84,9 @@ func (s *Server) serveLogoutDone(w http.ResponseWriter, r *http.Request, rt *Run
 	if e != nil {
 		return e.Local()
 	}
-	to, state := q.Get("to"), q.Get("state")
-	if to == "" || !equalConstantTime(q.Get("sig"), mac(rt.Secret, "logout", to, state)) {
+	to, state, clientID, exp := q.Get("to"), q.Get("state"), q.Get("client_id"), q.Get("exp")
+	if to == "" || !equalConstantTime(q.Get("sig"), mac(rt.Secret, "logout", clientID, to, state, exp)) ||
+		!s.logoutReturnAllowed(r, rt, clientID, to, exp) {
 		respond.PageHeaders(w, "")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(signedOutPage))
@@ -84,6 +94,21 @@ func (s *Server) serveLogoutDone(w http.ResponseWriter, r *http.Request, rt *Run
 	}
 	respond.Redirect(w, r, s.target(to, state, state != ""), url.Values{})
 	return nil
+}
+
+// logoutReturnAllowed re-checks a signed return leg when the browser comes back: it has not
+// expired, and the address is still one the client has registered (the client may have been
+// deleted meanwhile) or one the operator allows.
+func (s *Server) logoutReturnAllowed(r *http.Request, rt *Runtime, clientID, to, exp string) bool {
+	until, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || time.Now().Unix() > until {
+		return false
+	}
+	if slices.Contains(s.cfg.LogoutRedirects, to) {
+		return true
+	}
+	client, err := s.loadClient(r, rt, clientID)
+	return err == nil && s.redirectRegistered(client, to)
 }
 
 // signedOutPage is shown when there is no return address to go back to.

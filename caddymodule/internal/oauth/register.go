@@ -49,6 +49,7 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request, rt *Runti
 	rec.ID = "drio_" + grants.RandomToken(16)
 	rec.IssuedAt = time.Now().Unix()
 	rec.LastUsed = rec.IssuedAt
+	rec.GrantTypesEnforced = true
 	if err := rt.Grants.Clients.Put(r.Context(), rec, s.cfg.ClientTTL); err != nil {
 		return s.storeFailed(r, "register", err)
 	}
@@ -91,8 +92,14 @@ func (s *Server) checkRegistrationQuota(r *http.Request, rt *Runtime) *respond.E
 	if err != nil && !errors.Is(err, grants.ErrContention) {
 		return s.storeFailed(r, "register", err)
 	}
-	if !ok && err == nil {
-		e := respond.RateLimited(time.Duration((day+1)*int64(registrationDay) - now.UnixNano()))
+	// Contention on one address's counter means that address is registering in a burst:
+	// refuse rather than let the burst past the quota.
+	if !ok {
+		retry := time.Duration((day+1)*int64(registrationDay) - now.UnixNano())
+		if err != nil {
+			retry = time.Second
+		}
+		e := respond.RateLimited(retry)
 		e.Description = "This address registered too many clients today; reuse a registered client_id"
 		return e
 	}

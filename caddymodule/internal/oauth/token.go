@@ -83,8 +83,10 @@ func (s *Server) serveTokenRoute(w http.ResponseWriter, r *http.Request, rt *Run
 }
 
 // grantRegistered refuses a grant the client did not register (RFC 7591 §2: grant_types).
+// Registrations made before the gateway enforced it keep every grant it serves, so an upgrade
+// does not stop existing clients from refreshing.
 func grantRegistered(client *grants.Client, grant string) *respond.Error {
-	if slices.Contains(client.GrantTypes, grant) {
+	if !client.GrantTypesEnforced || slices.Contains(client.GrantTypes, grant) {
 		return nil
 	}
 	return respond.New(http.StatusBadRequest, respond.CodeUnauthorizedClient,

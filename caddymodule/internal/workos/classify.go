@@ -39,12 +39,10 @@ func Classify(err error) (Verdict, string) {
 		}
 		return Unavailable, he.Status
 	}
-	// Step-up errors (MFA, organization selection, email verification) are pointer types;
-	// AuthKit handles them in its own UI, so reaching us they mean the sign-in did not finish.
-	var mfa *workos_errors.MFAChallengeError
-	var org *workos_errors.OrganizationSelectionRequiredError
-	var email *workos_errors.EmailVerificationRequiredError
-	if errors.As(err, &mfa) || errors.As(err, &org) || errors.As(err, &email) {
+	// Step-up errors (MFA challenge or enrollment, organization selection or authentication
+	// methods, email verification, SSO required) are pointer types; AuthKit handles them in
+	// its own UI, so reaching us they mean the user must sign in again.
+	if stepUp(err) {
 		return Refused, "step_up_required"
 	}
 	return Unavailable, "unreachable or unreadable answer"
@@ -54,4 +52,16 @@ func Classify(err error) (Verdict, string) {
 func Reason(err error) string {
 	_, reason := Classify(err)
 	return reason
+}
+
+// stepUp reports whether err is one of WorkOS's "the user must do more to sign in" answers.
+func stepUp(err error) bool {
+	var mfa *workos_errors.MFAChallengeError
+	var enroll *workos_errors.MFAEnrollmentError
+	var org *workos_errors.OrganizationSelectionRequiredError
+	var orgAuth *workos_errors.OrganizationAuthenticationMethodsRequiredError
+	var email *workos_errors.EmailVerificationRequiredError
+	var sso *workos_errors.SSORequiredError
+	return errors.As(err, &mfa) || errors.As(err, &enroll) || errors.As(err, &org) ||
+		errors.As(err, &orgAuth) || errors.As(err, &email) || errors.As(err, &sso)
 }
