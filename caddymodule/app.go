@@ -218,6 +218,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.RateLimit.Burst <= 0 {
 		a.RateLimit.Burst = defaultRateBurst
 	}
+	switch a.RateLimit.OnStoreError {
+	case "":
+		a.RateLimit.OnStoreError = rateLimitFailOpen
+	case rateLimitFailOpen, rateLimitFailClosed:
+	default:
+		return fmt.Errorf("drio: rate_limit on_store_error must be open or closed, not %q", a.RateLimit.OnStoreError)
+	}
 	a.limiter = oauth.NewMemoryLimiter(a.RateLimit.config())
 
 	a.bridge = workos.New(workos.Config{

@@ -69,7 +69,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		introspection_secret_sha256 <hex>
 //		post_logout_redirect_uris <uri...>
 //		registration_quota <n>
-//		rate_limit off | <per_second> [<burst>]
+//		rate_limit off | <per_second> [<burst>] {
+//			on_store_error open|closed
+//		}
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume option name
@@ -228,6 +230,9 @@ func (a *App) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 	switch {
 	case len(args) == 1 && args[0] == "off":
 		a.RateLimit = &RateLimitConfig{Disabled: true}
+		if d.NextBlock(d.Nesting()) {
+			return d.Err("rate_limit off takes no block")
+		}
 		return nil
 	case len(args) == 1 || len(args) == 2:
 		rl := &RateLimitConfig{}
@@ -242,6 +247,21 @@ func (a *App) unmarshalRateLimit(d *caddyfile.Dispenser) error {
 				return d.Errf("rate_limit: burst %q is not a positive integer", args[1])
 			}
 			rl.Burst = burst
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "on_store_error":
+				v, err := oneArg(d)
+				if err != nil {
+					return err
+				}
+				if v != rateLimitFailOpen && v != rateLimitFailClosed {
+					return d.Errf("rate_limit: on_store_error must be open or closed, not %q", v)
+				}
+				rl.OnStoreError = v
+			default:
+				return d.Errf("unrecognized rate_limit option '%s'", d.Val())
+			}
 		}
 		a.RateLimit = rl
 		return nil

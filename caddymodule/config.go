@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
+	"github.com/drio-gateway/gateway/caddymodule/store"
 )
 
 // WorkOSConfig is the WorkOS User Management client configuration.
@@ -22,12 +23,13 @@ type WorkOSConfig struct {
 	// ClientID is the WorkOS client id (client_…). Required.
 	ClientID string `json:"client_id,omitempty"`
 	// APIKey is the WorkOS API key (sk_…). Use a runtime placeholder ({env.WORKOS_API_KEY}
-	// or {file./run/secrets/workos}), resolved when the app starts, so the key is never part
-	// of the stored config nor of what Caddy's admin API serves. Required, unless APIKeyFile
-	// is set.
+	// or {file./run/secrets/workos}), resolved in memory when the config is loaded, so the
+	// key is never part of the stored config nor of what Caddy's admin API serves. Required,
+	// unless APIKeyFile is set.
 	APIKey string `json:"api_key,omitempty"`
 	// APIKeyFile is a file that holds the WorkOS API key (surrounding white space is
-	// ignored), read when the app starts; for secrets mounted as files.
+	// ignored), read when the config is loaded (so `caddy validate` reads it too); for secrets
+	// mounted as files.
 	APIKeyFile string `json:"api_key_file,omitempty"`
 	// Endpoint is the WorkOS API base URL, no trailing slash. Default: https://api.workos.com.
 	Endpoint string `json:"endpoint,omitempty"`
@@ -46,7 +48,9 @@ type StorageConfig struct {
 	// SyncWrites makes Badger fsync every commit, so a power loss loses nothing; without it a
 	// killed process still loses nothing. Default: false.
 	SyncWrites bool `json:"sync_writes,omitempty"`
-	// URL is the Redis URL (redis://[:password@]host:port/db). Required for redis.
+	// URL is the Redis URL; its scheme picks the topology: redis:// or rediss:// (one
+	// server), redis+cluster:// (Cluster), redis+sentinel:// (a master found through
+	// Sentinel). See the README's storage row for the forms. Required for redis.
 	URL string `json:"url,omitempty"`
 	// Prefix is prepended to every Redis key. Default: drio:.
 	Prefix string `json:"prefix,omitempty"`
@@ -60,7 +64,18 @@ type RateLimitConfig struct {
 	PerSecond float64 `json:"per_second,omitempty"`
 	// Burst is the bucket size. Default: 50.
 	Burst int `json:"burst,omitempty"`
+	// OnStoreError is what the shared limiter of Redis storage does with a request it cannot
+	// count because Redis failed or timed out: "open" lets it through uncounted (the endpoint
+	// then answers 503 itself if it needs the store), "closed" refuses it with 429 and
+	// Retry-After. The in-memory limiter of Badger storage cannot fail. Default: open.
+	OnStoreError string `json:"on_store_error,omitempty"`
 }
+
+// Values of RateLimitConfig.OnStoreError.
+const (
+	rateLimitFailOpen   = "open"
+	rateLimitFailClosed = "closed"
+)
 
 // parseIssuer checks an issuer per RFC 8414 §2: absolute, https (http only on loopback), no
 // query, fragment or path.
@@ -112,12 +127,7 @@ func (s *StorageConfig) provision(repl *caddy.Replacer) error {
 
 func (s *StorageConfig) poolKey() string {
 	if s.Backend == "redis" {
-		u, err := url.Parse(s.URL)
-		if err == nil && u.User != nil {
-			u.User = url.User(u.User.Username()) // never keep a password in a pool key
-			return "redis:" + u.String() + "|" + s.Prefix
-		}
-		return "redis:" + s.URL + "|" + s.Prefix
+		return "redis:" + store.RedactRedisURL(s.URL) + "|" + s.Prefix // never keep a password in a pool key
 	}
 	return "badger:" + s.Dir
 }
@@ -188,5 +198,5 @@ func (a *App) provisionWorkOS(repl *caddy.Replacer) error {
 
 // config is the OAuth server's form of the rate limit.
 func (c *RateLimitConfig) config() oauth.RateConfig {
-	return oauth.RateConfig{Disabled: c.Disabled, PerSecond: c.PerSecond, Burst: c.Burst}
+	return oauth.RateConfig{Disabled: c.Disabled, PerSecond: c.PerSecond, Burst: c.Burst, FailClosed: c.OnStoreError == rateLimitFailClosed}
 }

@@ -1,7 +1,8 @@
 // Package store is the gateway's storage: a small key-value Store with
 // expiry and the atomic operations the OAuth flows rely on, with an
-// embedded Badger backend (the default) and a Redis backend for several
-// gateway instances behind one load balancer.
+// embedded Badger backend (the default) and a Redis backend (one server,
+// Redis Cluster or Sentinel) for several gateway instances behind one load
+// balancer.
 //
 // # What is stored
 //
@@ -29,7 +30,37 @@
 // reads and writes the same key, since its conflict detection works on the
 // read set (dgraph-io/badger#2057), and retries a lost conflict so the
 // loser gets the semantic answer (ErrNotFound, or false), never an error.
-// Redis uses GETDEL, SET NX and a Lua script.
+// Redis uses GETDEL, SET NX and a Lua script, each on one key; unless the
+// URL sets max_retries, none of them is re-sent after a lost reply, which
+// could report the wrong outcome.
+//
+// # Redis topologies
+//
+// OpenRedis takes one URL; its scheme picks the topology, and the rest is
+// go-redis's own URL syntax, parsed by go-redis:
+//
+//	redis://[user:password@]host[:port][/db]   one server (rediss:// for TLS,
+//	                                          unix:///path/to/socket too)
+//	redis+cluster://[user:password@]host:port?addr=host2:port&addr=host3:port
+//	                                          Redis Cluster, from seed nodes
+//	                                          (rediss+cluster:// for TLS)
+//	redis+sentinel://host:port/db?master_name=NAME&addr=host2:port&password=P
+//	                                          the master NAME, found through
+//	                                          sentinels (rediss+sentinel://)
+//
+// For Sentinel, as in go-redis, a user:password before the host
+// authenticates to the sentinels and username= and password= to the master.
+// Cluster has database 0 only. Passwords are never quoted in errors or logs
+// (RedactRedisURL).
+//
+// On a Cluster no command touches two keys, so none can span hash slots:
+// every operation is on one key (the CAS script declares it in KEYS and
+// touches no other), and Scan reads values by single-key GETs, pipelined per
+// node, not MGET. The store adds no hash tag to keys, so records spread over
+// every master (a prefix holding "{…}" would put them all in one slot).
+// Count and Scan walk each master's keyspace in turn. The Broadcaster uses
+// classic pub/sub, which a Cluster relays to every node: a message
+// published on any node reaches subscribers on all of them.
 //
 // # Durability
 //
@@ -60,9 +91,11 @@
 // all in memory at once, and holds no lock or transaction while the
 // callback runs, so the callback may write to the store. Badger reads a
 // batch (at most 256 records or about 1 MiB) per read-only transaction and
-// resumes after the last key it saw; Redis uses SCAN and MGET, and
+// resumes after the last key it saw; Redis uses SCAN on each master (the
+// one server, or every master of a Cluster) and pipelined GETs, and
 // remembers the keys it has seen (not the values) to drop SCAN's
-// duplicates. Each record present for a whole scan is seen exactly once.
+// duplicates. Each record present for a whole scan is seen exactly once
+// (on a Cluster, unless resharding moves it during the scan).
 //
 // The conformance suite every backend passes, and a fault-injecting
 // decorator for disk-full tests, are in package storetest.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +16,8 @@ import (
 // RedisOptions configures OpenRedis. The zero value is usable.
 type RedisOptions struct {
 	// Prefix is prepended to every key, so several deployments (or tests)
-	// can share one Redis database. Default "drio:".
+	// can share one Redis database. Default "drio:". On a Cluster, a
+	// prefix holding a hash tag ("{…}") would put every record in one slot.
 	Prefix string
 	// Logger receives the store's own log lines. Nil discards them.
 	Logger *zap.Logger
@@ -25,27 +26,31 @@ type RedisOptions struct {
 // DefaultRedisPrefix is the key prefix used when RedisOptions.Prefix is empty.
 const DefaultRedisPrefix = "drio:"
 
-// Redis is a Store on a Redis server (6.2 or newer: Take uses GETDEL). Every
-// operation is one Redis command or one Lua script, so single use and
-// compare-and-swap hold across all gateway instances sharing the server.
+// Redis is a Store on Redis 6.2 or newer (Take uses GETDEL): one server, a Redis Cluster or
+// a master found through Sentinel (see OpenRedis). Every operation is one Redis command or
+// one Lua script on one key, so single use and compare-and-swap hold across all gateway
+// instances sharing the data, and no command spans two Cluster hash slots.
 //
 // Durability is the server's: configure appendonly/appendfsync on the Redis
 // side for the promise you need; a reply means the server applied the write.
 type Redis struct {
-	c      *redis.Client
-	prefix string
-	log    *zap.Logger
+	c       redis.UniversalClient
+	prefix  string
+	log     *zap.Logger
+	retries bool // the URL set max_retries: writes may be re-sent (see noRetry)
 
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var _ Store = (*Redis)(nil)
 
-// casScript swaps KEYS[1] from ARGV[1] to ARGV[2] if it currently holds
+// casSource swaps KEYS[1] from ARGV[1] to ARGV[2] if it currently holds
 // ARGV[1]. ARGV[3] is the TTL in milliseconds; "0" means none (a plain SET
-// discards any earlier TTL). Lua strings compare byte-for-byte.
-var casScript = redis.NewScript(`
+// discards any earlier TTL). Lua strings compare byte-for-byte. It touches
+// KEYS[1] only, so it runs on a Cluster whatever the key's slot.
+const casSource = `
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur ~= ARGV[1] then
   return 0
@@ -57,21 +62,46 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 return 1
-`)
+`
 
-// OpenRedis connects to the Redis server at rawURL (redis:// or rediss://,
-// parsed by go-redis ParseURL, e.g. redis://user:pass@host:6379/0) and
-// pings it. Unless the URL sets max_retries, go-redis's automatic retries
-// are turned off: a retried write whose first reply was lost would report
-// the wrong outcome (a won Take or swap seen as lost), so such failures
-// surface as errors instead.
+// casSHA is casSource's SHA-1, for EVALSHA.
+var casSHA = redis.NewScript(casSource).Hash()
+
+// OpenRedis connects to Redis at rawURL and pings it. The scheme picks the
+// topology; the rest is go-redis's URL syntax, parsed by go-redis:
+//
+//	redis://[user:password@]host[:port][/db][?options]        one server
+//	rediss://…                                                 the same over TLS
+//	unix://[user:password@]/path/to/socket[?db=N]              one server, Unix socket
+//	redis+cluster://[user:password@]host:port[?addr=host2:port&addr=host3:port]
+//	rediss+cluster://…                                         Redis Cluster (TLS)
+//	redis+sentinel://[sentinel_user:sentinel_password@]host:port[/db]?master_name=NAME[&addr=host2:port][&username=U&password=P]
+//	rediss+sentinel://…                                        Sentinel (TLS)
+//
+// For Cluster, the host and each addr= are seed nodes (any reachable master
+// or replica; the client discovers the rest), and the database is always 0.
+// For Sentinel, the host and each addr= are sentinels and master_name= is the
+// name they monitor; as in go-redis, the user:password before the host
+// authenticate to the sentinels, and the username= and password= parameters
+// to the master. With rediss+, every node's certificate is checked against
+// the first host name of the URL (go-redis's behaviour). Options (go-redis's
+// names) include dial_timeout, read_timeout, write_timeout, pool_size and
+// max_retries; options that send reads to replicas are refused, since a
+// replica can lag behind its master. Any other scheme is refused with the
+// list of these forms; passwords never appear in errors or logs (see
+// RedactRedisURL). A password holding ':', '@', '/', '?', '#', '&' or '%'
+// must be percent-encoded.
+//
+// Unless the URL sets max_retries, go-redis's automatic retries are turned
+// off: a retried write whose first reply was lost would report the wrong
+// outcome (a won Take or swap seen as lost), so such failures surface as
+// errors instead. On a Cluster, Take, PutIfAbsent and CompareAndSwap are
+// also never re-sent after a network error (MOVED and ASK redirects are
+// still followed: the node that answers them did not run the command).
 func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, error) {
-	o, err := redis.ParseURL(rawURL)
+	t, err := parseRedisURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("store: invalid redis url %q: %w; use redis://[user:password@]host:port[/db]", redactURL(rawURL), err)
-	}
-	if u, perr := url.Parse(rawURL); perr == nil && !u.Query().Has("max_retries") {
-		o.MaxRetries = -1
+		return nil, err
 	}
 	prefix := opts.Prefix
 	if prefix == "" {
@@ -81,27 +111,24 @@ func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, e
 	if log == nil {
 		log = zap.NewNop()
 	}
-	c := redis.NewClient(o)
+	c := t.newClient()
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("store: redis at %s is unreachable: %w; check that the server is running and that the url and credentials are right", o.Addr, err)
+		hint := "check that the server is running and that the url and credentials are right"
+		if t.topology == topoCluster && strings.Contains(err.Error(), "cluster support disabled") {
+			hint = "it is not a cluster: use redis:// for a single server"
+		}
+		return nil, fmt.Errorf("store: %s at %s is unreachable: %s; %s", t.topology, t.where, scrub(err.Error(), t.secrets), hint)
 	}
-	log.Debug("redis store connected", zap.String("addr", o.Addr), zap.Int("db", o.DB), zap.String("prefix", prefix))
-	return &Redis{c: c, prefix: prefix, log: log}, nil
-}
-
-// redactURL hides the password of a URL for error messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Redacted()
+	log.Debug("redis store connected", zap.String("topology", t.topology), zap.String("addr", t.where),
+		zap.Int("db", t.db), zap.String("prefix", prefix))
+	return &Redis{c: c, prefix: prefix, log: log, retries: t.retries}, nil
 }
 
 // Close closes the connection pool. It is idempotent.
 func (s *Redis) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		if err := s.c.Close(); err != nil {
 			s.closeErr = fmt.Errorf("store: closing redis client: %w", err)
 		}
@@ -133,7 +160,7 @@ func (s *Redis) mapErr(op string, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.Is(err, redis.ErrClosed):
+	case errors.Is(err, redis.ErrClosed) && s.closed.Load():
 		return errors.New("store: the redis store is closed; this is a bug in the caller, which used it after Close")
 	case strings.Contains(strings.ToLower(err.Error()), "unknown command"):
 		return fmt.Errorf("store: redis %s: %w; the server is too old, upgrade to Redis 6.2 or newer", op, err)
@@ -165,6 +192,24 @@ func (s *Redis) setArgs(key string, value []byte, ttl time.Duration, flags ...an
 	return args
 }
 
+// noRetry marks a command go-redis must not send twice. A Cluster client
+// re-sends a command after a network error whatever MaxRetries says; for a
+// GETDEL, SET NX or swap whose first reply was lost, the second run would
+// report the wrong outcome (a won Take seen as lost). MOVED and ASK are
+// still followed. go-redis honours Cmder.NoRetry on every client.
+type noRetry struct{ redis.Cmder }
+
+func (noRetry) NoRetry() bool { return true }
+
+// once runs cmd, which must not run twice, and returns its error: marked
+// noRetry unless the URL asked for retries with max_retries.
+func (s *Redis) once(ctx context.Context, cmd redis.Cmder) error {
+	if s.retries {
+		return s.c.Process(ctx, cmd)
+	}
+	return s.c.Process(ctx, noRetry{cmd})
+}
+
 // Get implements Store with GET.
 func (s *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.pre(ctx, key); err != nil {
@@ -186,7 +231,7 @@ func (s *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	if err := s.pre(ctx, key); err != nil {
 		return false, err
 	}
-	err := s.c.Do(ctx, s.setArgs(key, value, ttl, "nx")...).Err()
+	err := s.once(ctx, redis.NewCmd(ctx, s.setArgs(key, value, ttl, "nx")...))
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
@@ -201,7 +246,9 @@ func (s *Redis) Take(ctx context.Context, key string) ([]byte, error) {
 	if err := s.pre(ctx, key); err != nil {
 		return nil, err
 	}
-	return s.value("take", s.c.GetDel(ctx, s.k(key)))
+	cmd := redis.NewStringCmd(ctx, "getdel", s.k(key))
+	_ = s.once(ctx, cmd)
+	return s.value("take", cmd)
 }
 
 // CompareAndSwap implements Store with one Lua script (GET, compare, SET).
@@ -209,7 +256,16 @@ func (s *Redis) CompareAndSwap(ctx context.Context, key string, old, new []byte,
 	if err := s.pre(ctx, key); err != nil {
 		return false, err
 	}
-	n, err := casScript.Run(ctx, s.c, []string{s.k(key)}, old, new, pxMillis(ttl)).Int64()
+	run := func(cmd string, script any) *redis.Cmd {
+		c := redis.NewCmd(ctx, cmd, script, 1, s.k(key), old, new, pxMillis(ttl))
+		_ = s.once(ctx, c)
+		return c
+	}
+	cmd := run("evalsha", casSHA)
+	if err := cmd.Err(); errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = run("eval", casSource) // not cached on that server (a restart, a new node): nothing ran
+	}
+	n, err := cmd.Int64()
 	if err != nil {
 		return false, s.mapErr("compare-and-swap", err)
 	}
@@ -222,118 +278,4 @@ func (s *Redis) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	return s.mapErr("delete", s.c.Del(ctx, s.k(key)).Err())
-}
-
-// Count implements Store with SCAN MATCH prefix+kind+"/*". It walks the
-// whole keyspace (O(keys in the database)): for tests and benchmarks only.
-// SCAN may report a key twice when the server rehashes during the walk, so
-// keys are de-duplicated.
-func (s *Redis) Count(ctx context.Context, k Kind) (int, error) {
-	if err := checkKind(k); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	pattern := globEscape(s.k(Key(k, ""))) + "*"
-	seen := make(map[string]struct{})
-	var cursor uint64
-	for {
-		keys, next, err := s.c.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return 0, s.mapErr("count", err)
-		}
-		for _, key := range keys {
-			seen[key] = struct{}{}
-		}
-		if next == 0 {
-			return len(seen), nil
-		}
-		cursor = next
-	}
-}
-
-// SCAN and MGET batch sizes for Redis.Scan: redisScanCount is the COUNT hint
-// of each SCAN call (as for Count), redisMGetBatch the most keys one MGET
-// asks for, which bounds the values held in memory at once.
-const (
-	redisScanCount = 1000
-	redisMGetBatch = 100
-)
-
-// Scan implements Store with SCAN MATCH prefix+kind+"/*" COUNT 1000, then
-// MGET on each batch of keys (at most 100 per MGET). It walks the whole
-// keyspace (O(keys in the database)), one round trip per SCAN and per MGET;
-// the server keeps no state for a scan but its cursor, so a slow fn costs
-// it nothing. A key whose record was deleted
-// or expired between SCAN and MGET (a nil reply) is skipped. SCAN may
-// return a key twice when the server rehashes during the walk, so the keys
-// already seen are remembered for the scan's duration (memory: O(keys of
-// the kind), keys only, never values) and a key is fetched at most once.
-// The prefix is glob-escaped in the pattern, and '*' matches any bytes, so
-// ids holding '/', glob characters or binary bytes are all found.
-func (s *Redis) Scan(ctx context.Context, k Kind, fn func(id string, value []byte) bool) error {
-	if err := checkKind(k); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	prefix := s.k(Key(k, ""))
-	pattern := globEscape(prefix) + "*"
-	seen := make(map[string]struct{})
-	var cursor uint64
-	for {
-		keys, next, err := s.c.Scan(ctx, cursor, pattern, redisScanCount).Result()
-		if err != nil {
-			return s.mapErr("scan", err)
-		}
-		fresh := keys[:0]
-		for _, key := range keys {
-			if _, dup := seen[key]; dup || !strings.HasPrefix(key, prefix) {
-				continue
-			}
-			seen[key] = struct{}{}
-			fresh = append(fresh, key)
-		}
-		for len(fresh) > 0 {
-			n := min(len(fresh), redisMGetBatch)
-			vals, err := s.c.MGet(ctx, fresh[:n]...).Result()
-			if err != nil {
-				return s.mapErr("scan", err)
-			}
-			for i, v := range vals {
-				str, ok := v.(string)
-				if !ok {
-					continue // deleted or expired since SCAN returned it
-				}
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if !fn(fresh[i][len(prefix):], []byte(str)) {
-					return nil
-				}
-			}
-			fresh = fresh[n:]
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
-	}
-}
-
-// globEscape escapes the Redis glob metacharacters in s.
-func globEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }

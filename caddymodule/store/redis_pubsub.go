@@ -7,13 +7,14 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// pubsubPoll bounds one wait for a message, so a lost connection is noticed (go-redis pings
-// an idle subscription) and ctx is checked.
+// pubsubPoll bounds one wait for a message. An idle subscription is pinged each time, and
+// one that stays silent, pong included, over two polls is dropped and made again.
 const pubsubPoll = 5 * time.Second
 
 // Publish implements Broadcaster.
@@ -29,8 +30,27 @@ func (s *Redis) Publish(ctx context.Context, topic, msg string) error {
 // as down.
 func (s *Redis) Subscribe(ctx context.Context, topic string, fn func(msg string), onState func(up bool)) {
 	channel := s.prefix + "pubsub/" + topic
+	// The subscription in use; it is replaced when it goes silent.
+	var mu sync.Mutex
 	ps := s.c.Subscribe(ctx, channel)
-	defer ps.Close()
+	current := func() *redis.PubSub {
+		mu.Lock()
+		defer mu.Unlock()
+		return ps
+	}
+	renew := func() {
+		mu.Lock()
+		old := ps
+		ps = s.c.Subscribe(ctx, channel)
+		mu.Unlock()
+		_ = old.Close()
+	}
+	defer func() { _ = current().Close() }()
+	// A receive does not watch ctx: closing the PubSub ends it at once, so Subscribe
+	// returns when ctx ends rather than up to pubsubPoll later.
+	stop := context.AfterFunc(ctx, func() { _ = current().Close() })
+	defer stop()
+	lastHeard := time.Now()
 	up := false
 	setUp := func(v bool) {
 		if v != up {
@@ -39,11 +59,24 @@ func (s *Redis) Subscribe(ctx context.Context, topic string, fn func(msg string)
 		}
 	}
 	for ctx.Err() == nil {
-		m, err := ps.ReceiveTimeout(ctx, pubsubPoll)
+		m, err := current().ReceiveTimeout(ctx, pubsubPoll)
 		if err != nil {
+			if ctx.Err() != nil {
+				return // shutting down: not a lost subscription
+			}
 			var timeout interface{ Timeout() bool }
 			if errors.As(err, &timeout) && timeout.Timeout() {
-				continue // idle: go-redis's ping keeps the connection checked
+				// Idle. A connection can die without an error (half-open TCP): ping, and
+				// if nothing at all, not even the pong, came back over two polls, start
+				// over on a fresh connection.
+				if time.Since(lastHeard) > 2*pubsubPoll+time.Second {
+					setUp(false)
+					renew()
+					lastHeard = time.Now()
+					continue
+				}
+				_ = current().Ping(ctx)
+				continue
 			}
 			setUp(false)
 			if ctx.Err() == nil {
@@ -51,6 +84,7 @@ func (s *Redis) Subscribe(ctx context.Context, topic string, fn func(msg string)
 			}
 			continue
 		}
+		lastHeard = time.Now()
 		switch m := m.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {

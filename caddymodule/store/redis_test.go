@@ -27,23 +27,49 @@ func redisURL(t *testing.T) string {
 	if u := os.Getenv("DRIO_TEST_REDIS_URL"); u != "" {
 		return u
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("DRIO_REQUIRE_REDIS") == "1" {
-			t.Fatalf("DRIO_REQUIRE_REDIS=1 but redis-server is not installed (%v): `sudo apt-get install -y redis-server` (or `make test-deps`)", err)
-		}
-		t.Skip("redis-server is not installed, so the Redis tests cannot run; enable them: `sudo apt-get install -y redis-server` (or `make test-deps`; macOS: brew install redis; or set DRIO_TEST_REDIS_URL=redis://host:port/db)")
+	bin := requireRedisBinary(t, "redis-server", "DRIO_TEST_REDIS_URL=redis://host:port/db")
+	port := startRedisServer(t, bin, func(port int, _ string) []string { return redisArgs(port) })
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+}
+
+// requireRedisBinary returns the path of prog, or skips the test when prog is
+// not installed (fails it when DRIO_REQUIRE_REDIS=1). orURL names the
+// variable that points the test at an existing server instead.
+func requireRedisBinary(t *testing.T, prog, orURL string) string {
+	t.Helper()
+	bin, err := exec.LookPath(prog)
+	if err == nil {
+		return bin
 	}
+	if os.Getenv("DRIO_REQUIRE_REDIS") == "1" {
+		t.Fatalf("DRIO_REQUIRE_REDIS=1 but %s is not installed (%v): `sudo apt-get install -y redis-server redis-tools` (or `make test-deps`)", prog, err)
+	}
+	t.Skipf("%s is not installed, so this Redis test cannot run; enable it: `sudo apt-get install -y redis-server redis-tools` (or `make test-deps`; macOS: brew install redis; or set %s)", prog, orURL)
+	return ""
+}
+
+// redisArgs are the redis-server flags of a throwaway server on port:
+// loopback only, no persistence, in the foreground.
+func redisArgs(port int) []string {
+	return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+}
+
+// startRedisServer runs bin with args(port, dir) in a fresh directory dir,
+// waits (10 s at most) until port accepts connections, and returns port; the
+// server is killed in t.Cleanup. It tries three free ports, since one can be
+// taken between its probe and the server's bind.
+func startRedisServer(t *testing.T, bin string, args func(port int, dir string) []string) int {
+	t.Helper()
 	var lastErr error
-	for range 3 { // the free port can be taken between Close and the server's bind
-		port := freePort(t)
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-		cmd.Dir = t.TempDir()
-		var stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	for range 3 {
+		port, dir := freePort(t), t.TempDir()
+		cmd := exec.Command(bin, args(port, dir)...)
+		cmd.Dir = dir
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
+			t.Fatalf("start %s: %v", bin, err)
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
@@ -51,34 +77,44 @@ func redisURL(t *testing.T) string {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		lastErr = fmt.Errorf("%s did not accept connections on port %d within 10s", bin, port)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			select {
 			case <-exited:
-				lastErr = fmt.Errorf("redis-server exited: %s", stderr.String())
+				lastErr = fmt.Errorf("%s exited: %s", bin, out.String())
 			default:
-			}
-			if lastErr != nil {
-				break
-			}
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
+				c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+				if err != nil {
+					continue
+				}
 				_ = c.Close()
 				t.Cleanup(stop)
-				return url
+				return port
 			}
-			lastErr = err
-			time.Sleep(20 * time.Millisecond)
-			lastErr = nil
+			break
 		}
 		stop()
-		if lastErr == nil {
-			lastErr = errors.New("redis-server did not accept connections within 10s")
-		}
 	}
-	t.Fatalf("could not start redis-server: %v", lastErr)
-	return ""
+	t.Fatalf("could not start %s: %v", bin, lastErr)
+	return 0
+}
+
+// syncBuffer is a strings.Builder safe for a process's output and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func freePort(t *testing.T) int {
@@ -120,7 +156,10 @@ func TestRedisConformance(t *testing.T) {
 // Two handles on one server stand for two gateway instances behind a load
 // balancer: a code must still be redeemed exactly once across them.
 func TestRedisTwoInstancesSingleTake(t *testing.T) {
-	url := redisURL(t)
+	testTwoInstancesSingleTake(t, redisURL(t))
+}
+
+func testTwoInstancesSingleTake(t *testing.T, url string) {
 	prefix := uniquePrefix(t)
 	a, b := openRedis(t, url, prefix), openRedis(t, url, prefix)
 	instances := []store.Store{a, b}
@@ -230,5 +269,22 @@ func TestRedisBadURL(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error leaks the password: %v", err)
 		}
+	}
+}
+
+func TestRedisBroadcast(t *testing.T) {
+	testBroadcast(t, redisURL(t))
+}
+
+func TestRedisClusterURLOnSingleServer(t *testing.T) {
+	url := redisURL(t)
+	if !strings.HasPrefix(url, "redis://") {
+		t.Skip("DRIO_TEST_REDIS_URL is not a redis:// url")
+	}
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	_, err := store.OpenRedis(ctx, "redis+cluster://"+strings.TrimPrefix(url, "redis://"), store.RedisOptions{})
+	if err == nil || !strings.Contains(err.Error(), "not a cluster") {
+		t.Fatalf("OpenRedis(redis+cluster:// on a single server) = %v; want a not-a-cluster error", err)
 	}
 }

@@ -2,13 +2,16 @@ package oauth
 
 // ratelimit.go limits the unauthenticated OAuth endpoints per client IP. One instance uses
 // token buckets from golang.org/x/time/rate in a table of bounded size; instances that share a
-// Redis store share fixed-window counters in it, so N instances allow one limit, not N.
+// Redis store share fixed-window counters in it, so N instances allow one limit, not N. When
+// the shared counters cannot be read or written, RateConfig.FailClosed decides whether the
+// request goes on uncounted (the default) or is refused.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,6 +31,10 @@ type RateConfig struct {
 	Disabled  bool
 	PerSecond float64
 	Burst     int
+	// FailClosed makes the shared (store) limiter refuse a request it could not count, because
+	// the store failed or one counter was too contended to update, with 429 and Retry-After.
+	// Off (fail open), such a request goes on uncounted. The in-memory limiter cannot fail.
+	FailClosed bool
 }
 
 // maxLimiterEntries bounds the limiter table; past it, idle buckets are dropped first, and if
@@ -106,38 +113,99 @@ func (l *MemoryLimiter) sweepLocked(now time.Time) {
 
 // StoreLimiter counts requests per key in fixed windows held in the shared store: burst
 // requests per burst/rate seconds. A window boundary can let up to two bursts through in quick
-// succession, the usual price of fixed windows. If the store fails, requests go through (the
-// endpoint itself will then report the store's state).
+// succession, the usual price of fixed windows.
+//
+// A request it cannot count (the store failed or timed out, or the counter kept changing under
+// concurrent writers) goes through by default: fail open. The endpoint behind it needs the same
+// store and answers 503 temporarily_unavailable with Retry-After itself, so failing open adds
+// no work a client could not already cause, while failing closed would turn a Redis blip into
+// 429s for everyone, including requests that need no store write. With FailClosed such a
+// request is refused with 429 and Retry-After instead: nothing passes the limiter uncounted.
+//
+// After a store failure the limiter does not ask the store again for storeRecheck: requests
+// meanwhile get the failure policy at once, instead of each waiting for the store to fail
+// again before the endpoint waits for it too.
 type StoreLimiter struct {
-	windows grants.RateWindows
-	max     int
-	window  time.Duration
-	now     func() time.Time
-	logger  *zap.Logger
+	windows    grants.RateWindows
+	max        int
+	window     time.Duration
+	failClosed bool
+	now        func() time.Time
+	logger     *zap.Logger
+
+	// downUntil is when (unix nanoseconds) the store may be asked again after a failure.
+	downUntil atomic.Int64
+	// lastWarn is when (unix nanoseconds) a store failure was last logged; while the store is
+	// down every request fails, and one line per storeWarnEvery says as much.
+	lastWarn atomic.Int64
 }
+
+// storeRecheck is how long the limiter applies its failure policy without asking the store,
+// after the store failed.
+const storeRecheck = time.Second
+
+// storeWarnEvery bounds how often the limiter logs that the store failed.
+const storeWarnEvery = 10 * time.Second
+
+// limiterStoreTimeout bounds one count in the store, so a slow store delays a request by at
+// most this much before the failure policy applies.
+const limiterStoreTimeout = time.Second
 
 // NewStoreLimiter returns a limiter whose counters live in the shared store.
 func NewStoreLimiter(windows grants.RateWindows, cfg RateConfig, logger *zap.Logger) *StoreLimiter {
 	window := max(time.Duration(float64(cfg.Burst)/cfg.PerSecond*float64(time.Second)), time.Second)
-	return &StoreLimiter{windows: windows, max: cfg.Burst, window: window, now: time.Now, logger: logger}
+	return &StoreLimiter{windows: windows, max: cfg.Burst, window: window, failClosed: cfg.FailClosed, now: time.Now, logger: logger}
 }
 
 // Allow implements Limiter.
 func (l *StoreLimiter) Allow(ctx context.Context, key string) (bool, time.Duration) {
 	now := l.now()
+	if now.UnixNano() < l.downUntil.Load() {
+		return l.storeDown()
+	}
 	win := now.UnixNano() / int64(l.window)
 	retry := time.Duration((win+1)*int64(l.window) - now.UnixNano())
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	cctx, cancel := context.WithTimeout(ctx, limiterStoreTimeout)
 	defer cancel()
-	ok, err := l.windows.Count(ctx, fmt.Sprintf("%s|%d", key, win), l.max, l.window+time.Second)
+	ok, err := l.windows.Count(cctx, fmt.Sprintf("%s|%d", key, win), l.max, l.window+time.Second)
 	switch {
-	case errors.Is(err, grants.ErrContention):
-		return true, 0 // heavy contention on one counter: let it through rather than fail closed
-	case err != nil:
-		l.logger.Warn("shared rate limiter unavailable; request allowed", zap.Error(err))
-		return true, 0
-	case !ok:
+	case err == nil && !ok:
 		return false, retry
+	case err == nil:
+		return true, 0
+	case errors.Is(err, grants.ErrContention):
+		// Heavy contention on one counter: one client address is sending many requests to one
+		// endpoint at once.
+		if l.failClosed {
+			return false, time.Second
+		}
+		return true, 0
+	case ctx.Err() != nil:
+		// The client gave up; the store is not to blame.
+		return l.storeDown()
+	}
+	l.downUntil.Store(now.Add(storeRecheck).UnixNano())
+	l.warnStoreFailed(now, err)
+	return l.storeDown()
+}
+
+// storeDown is the answer to a request the limiter cannot count because the store failed.
+func (l *StoreLimiter) storeDown() (bool, time.Duration) {
+	if l.failClosed {
+		return false, retryAfterStore
 	}
 	return true, 0
+}
+
+// warnStoreFailed logs a store failure, at most once per storeWarnEvery.
+func (l *StoreLimiter) warnStoreFailed(now time.Time, err error) {
+	last := l.lastWarn.Load()
+	if now.UnixNano()-last < int64(storeWarnEvery) || !l.lastWarn.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if l.failClosed {
+		l.logger.Warn("shared rate limiter unavailable; requests refused (on_store_error closed)", zap.Error(err))
+	} else {
+		l.logger.Warn("shared rate limiter unavailable; requests allowed uncounted (on_store_error open)", zap.Error(err))
+	}
 }
