@@ -1,6 +1,6 @@
 package caddymodule
 
-// fuzz_handlers_test.go holds the handler-level fuzz targets of security matrix §3.1:
+// fuzz_handlers_test.go holds the handler-level fuzz targets of the test matrix:
 // FuzzRegisterHandler, FuzzAuthorizeQuery and FuzzCallbackQuery. Each builds one gateway
 // outside f.Fuzz and calls the handler chain in-process (no client sockets), so an iteration costs one
 // handler call and a few store counts. Seeds are the matrix vectors (R6-R9, R19-R21, A1-A18,

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// FuzzTokenForm is security matrix §3.1's token-endpoint target: any body, Content-Type and
+// FuzzTokenForm is the test matrix's token-endpoint fuzz target: any body, Content-Type and
 // Authorization header sent to POST /token. Oracle: never a 5xx; a 200 only for a request
 // that carries a fixture's grant (its code, verifier and client, redirect URI absent or
 // equal: unknown extra parameters are ignored as RFC 6749 §3.2 requires, so byte equality

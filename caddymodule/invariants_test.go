@@ -1,7 +1,7 @@
 package caddymodule
 
 // invariants_test.go is the shared check of the security matrix's per-row invariants
-// (reference/security-matrix.md §2): take a snapshot before a request, then
+// (the I rows of SECURITY.md's test matrix): take a snapshot before a request, then
 //
 //	before := g.snapshot(t)
 //	resp := g.do(t, …)

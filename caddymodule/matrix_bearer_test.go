@@ -20,7 +20,7 @@ import (
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
-// Security matrix §2.7 (B rows), the gateway-level parts: what drio_protect answers and
+// The B rows of the test matrix (SECURITY.md), the gateway-level parts: what drio_protect answers and
 // whether the request reaches the upstream. The verifier's own rows (B7-B15, B20-B26) are
 // unit tests of the verifier package.
 

@@ -9,7 +9,7 @@ import (
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
-// Security matrix §2.8 (P rows) through the handler chain drio_oauth → drio_protect → the
+// The P rows of the test matrix (SECURITY.md) through the handler chain drio_oauth → drio_protect → the
 // resource API, checking what the upstream received (Resource.LastRequest). Rows about
 // reverse_proxy itself (P4 hop-by-hop, P5 X-Forwarded-*, P10 framing, P12, P13) need Caddy's
 // proxy and are not handler-level.

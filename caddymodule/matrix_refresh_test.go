@@ -18,7 +18,7 @@ import (
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
-// Security matrix §2.6 (F rows) at the handler level.
+// The F rows of the test matrix (SECURITY.md) at the handler level.
 
 // gatewayOptions extend newTestGateway for rows that need the WorkOS stand-in faulted before
 // the gateway starts (B19) or its answers cut on the wire (F8).

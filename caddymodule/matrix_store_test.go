@@ -19,7 +19,7 @@ import (
 	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
-// Security matrix §2.9 (S6, S7, S10) at the handler level. S1-S3 (SIGKILL), S8 (reload) and
+// Test-matrix rows (SECURITY.md: S6, S7, S10) at the handler level. S1-S3 (SIGKILL), S8 (reload) and
 // S11 (Redis) need a process or a second instance and live elsewhere.
 
 // faultyStore swaps a storetest.Faulty in front of the gateway's store (the session registry

@@ -21,7 +21,7 @@ import (
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
-// Security matrix §2.5 (T rows) at the handler level. Shared helpers of the matrix_*_test.go
+// The T rows of the test matrix (SECURITY.md) at the handler level. Shared helpers of the matrix_*_test.go
 // files live here too.
 
 const (

@@ -13,7 +13,7 @@ import (
 	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
-// Races of security matrix §3.3 item 5 (S4, S5; F10 is in matrix_refresh_test.go). Run under
+// Races of the test matrix (S4, S5; F10 is in matrix_refresh_test.go). Run under
 // -race: every goroutine waits on one barrier, and outcomes are counted exactly.
 
 // outcome is one concurrent request's result; requests from goroutines never call t.Fatal.
@@ -101,7 +101,7 @@ func TestRaceRedeemCode(t *testing.T) {
 			t.Fatalf("S4 iteration %d: %d wins and %d invalid_grant, want 1 and %d", iter, wins, grants, n-1)
 		}
 		g.noteSecret(access)
-		// The losers arrived after the winner committed: replays (design §5.10), so the
+		// The losers arrived after the winner committed: replays (a code redeemed twice revokes its grant), so the
 		// winner's session is revoked.
 		if resp := g.me(t, access); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("S4 iteration %d: the winner's token got %d after 49 replays, want 401", iter, resp.StatusCode)
