@@ -32,10 +32,28 @@ const (
 
 var hiddenField = regexp.MustCompile(`name="(txn|csrf)" value="([^"]*)"`)
 
-// flowRunner drives full OAuth flows against one gateway, as a client and its browser would.
+// flowRunner drives full OAuth flows, as a client and its browser would, against one gateway
+// or, with gws, against several instances of one deployment: each request of a flow goes to
+// the next instance (register at one, authorize at the other, consent at the first, ...), and
+// consecutive flows start at different instances.
 type flowRunner struct {
-	gw        string // http://host:port
+	gw        string   // the issuer, http://host:port: where the WorkOS stand-in sends the browser back
+	gws       []string // the instances to alternate over; none: gw alone
 	transport http.RoundTripper
+	next      atomic.Uint64
+}
+
+// instances returns a function that gives, on each call, the instance for the next request.
+func (f *flowRunner) instances() func() string {
+	bases := f.gws
+	if len(bases) == 0 {
+		bases = []string{f.gw}
+	}
+	i := f.next.Add(1)
+	return func() string {
+		i++
+		return bases[i%uint64(len(bases))]
+	}
 }
 
 type flowResult struct {
@@ -78,15 +96,16 @@ func expect(step string, resp *http.Response, raw []byte, status int) error {
 // run does register, authorize, consent, WorkOS sign-in, callback, token, one protected call
 // and a refresh.
 func (f *flowRunner) run() (*flowResult, error) {
-	jar, _ := cookiejar.New(nil)
+	jar, _ := cookiejar.New(nil) // keyed by host, not port: every instance gets the cookies
 	c := f.client(jar)
+	at := f.instances()
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 
 	reg, _ := json.Marshal(map[string]any{
 		"client_name": "bench client", "redirect_uris": []string{clientRedirect},
 		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
 	})
-	resp, raw, err := send(c, "POST", f.gw+"/api/v1/auth/register", http.Header{"Content-Type": {"application/json"}}, string(reg))
+	resp, raw, err := send(c, "POST", at()+"/api/v1/auth/register", http.Header{"Content-Type": {"application/json"}}, string(reg))
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +119,7 @@ func (f *flowRunner) run() (*flowResult, error) {
 		return nil, fmt.Errorf("register: no client_id")
 	}
 	cfg := &oauth2.Config{ClientID: regOut.ClientID, RedirectURL: clientRedirect, Scopes: []string{"openid", "profile", "email"},
-		Endpoint: oauth2.Endpoint{AuthURL: f.gw + "/api/v1/auth/authorize", TokenURL: f.gw + "/api/v1/auth/token", AuthStyle: oauth2.AuthStyleInParams}}
+		Endpoint: oauth2.Endpoint{AuthURL: at() + "/api/v1/auth/authorize", AuthStyle: oauth2.AuthStyleInParams}}
 	verifier := oauth2.GenerateVerifier()
 	state := "st-" + verifier[:12]
 
@@ -115,7 +134,7 @@ func (f *flowRunner) run() (*flowResult, error) {
 	for _, m := range hiddenField.FindAllSubmatch(raw, -1) {
 		consent.Set(string(m[1]), html.UnescapeString(string(m[2])))
 	}
-	resp, raw, err = send(c, "POST", f.gw+"/api/v1/auth/authorize",
+	resp, raw, err = send(c, "POST", at()+"/api/v1/auth/authorize",
 		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {f.gw}, "Accept": {"text/html"}}, consent.Encode())
 	if err != nil {
 		return nil, err
@@ -130,7 +149,12 @@ func (f *flowRunner) run() (*flowResult, error) {
 	if err := expect("workos sign-in", resp, raw, http.StatusFound); err != nil {
 		return nil, err
 	}
-	resp, raw, err = send(c, "GET", resp.Header.Get("Location"), http.Header{"Accept": {"text/html"}}, "")
+	// The stand-in redirects to the issuer's callback; a load balancer would pick an instance.
+	callback := resp.Header.Get("Location")
+	if rest, ok := strings.CutPrefix(callback, f.gw+"/"); ok {
+		callback = at() + "/" + rest
+	}
+	resp, raw, err = send(c, "GET", callback, http.Header{"Accept": {"text/html"}}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +168,7 @@ func (f *flowRunner) run() (*flowResult, error) {
 
 	tokForm := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "code_verifier": {verifier},
 		"client_id": {regOut.ClientID}, "redirect_uri": {clientRedirect}}
-	resp, raw, err = send(c, "POST", f.gw+"/api/v1/auth/token", form, tokForm.Encode())
+	resp, raw, err = send(c, "POST", at()+"/api/v1/auth/token", form, tokForm.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +183,7 @@ func (f *flowRunner) run() (*flowResult, error) {
 		return nil, fmt.Errorf("token: bad answer")
 	}
 
-	resp, raw, err = send(c, "GET", f.gw+"/api/v1/me", http.Header{"Authorization": {"Bearer " + tok.Access}}, "")
+	resp, raw, err = send(c, "GET", at()+"/api/v1/me", http.Header{"Authorization": {"Bearer " + tok.Access}}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +192,7 @@ func (f *flowRunner) run() (*flowResult, error) {
 	}
 
 	refForm := url.Values{"client_id": {regOut.ClientID}, "redirect_uri": {clientRedirect}, "refresh_token": {tok.Refresh}}
-	resp, raw, err = send(c, "POST", f.gw+"/api/v1/auth/refresh", form, refForm.Encode())
+	resp, raw, err = send(c, "POST", at()+"/api/v1/auth/refresh", form, refForm.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +212,7 @@ func (f *flowRunner) run() (*flowResult, error) {
 type flowStats struct {
 	flows, errors int64
 	elapsed       time.Duration
-	cpu           float64            // gateway CPU seconds over the run
+	cpu           float64            // CPU seconds of the gateway processes (procCPU's "gateway…" keys) over the run
 	procCPU       map[string]float64 // CPU seconds of every process over the run
 	busy          float64            // share of all cores busy over the run (/proc/stat)
 	firstErr      string
@@ -248,9 +272,9 @@ func (s flowStats) cpuPerFlow() float64 {
 	return s.cpu / float64(s.flows)
 }
 
-// throughput runs conc workers doing full flows for d and reads the gateway's CPU time.
+// throughput runs conc workers doing full flows for d and reads every process's CPU time;
+// the processes whose name starts with "gateway" are the gateway's.
 func (f *flowRunner) throughput(pids map[string]int, conc int, d time.Duration) flowStats {
-	pid := pids["gateway"]
 	before := map[string]float64{}
 	for k, p := range pids {
 		before[k], _ = cpuSeconds(p)
@@ -261,7 +285,6 @@ func (f *flowRunner) throughput(pids map[string]int, conc int, d time.Duration) 
 	var ok, bad atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	cpu0, _ := cpuSeconds(pid)
 	start := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
@@ -279,11 +302,13 @@ func (f *flowRunner) throughput(pids map[string]int, conc int, d time.Duration) 
 	}
 	wg.Wait()
 	el := time.Since(start)
-	cpu1, _ := cpuSeconds(pid)
-	s := flowStats{flows: ok.Load(), errors: bad.Load(), elapsed: el, cpu: cpu1 - cpu0, procCPU: map[string]float64{}}
+	s := flowStats{flows: ok.Load(), errors: bad.Load(), elapsed: el, procCPU: map[string]float64{}}
 	for k, p := range pids {
 		v, _ := cpuSeconds(p)
 		s.procCPU[k] = v - before[k]
+		if strings.HasPrefix(k, "gateway") {
+			s.cpu += s.procCPU[k]
+		}
 	}
 	if b1, t1 := machineCPU(); t1 > t0 {
 		s.busy = (b1 - b0) / (t1 - t0)

@@ -161,30 +161,40 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-// gatewayConfig is a gateway Caddyfile: drio_oauth and drio_protect in front of the upstream.
+// gatewayConfig is a gateway Caddyfile: drio_oauth and drio_protect in front of the upstream,
+// on Badger in DataDir or, with RedisURL, on Redis. Issuer defaults to http://Addr; the
+// instances of one deployment share it.
 type gatewayConfig struct {
 	Addr, Admin, Upstream, WorkOS, DataDir string
 	SyncWrites                             bool
+	Issuer, RedisURL                       string
 }
 
 func (c gatewayConfig) caddyfile() string {
-	sync := ""
+	storage := "badger " + c.DataDir
 	if c.SyncWrites {
-		sync = "{\n\t\t\tsync_writes\n\t\t}"
+		storage += " {\n\t\t\tsync_writes\n\t\t}"
+	}
+	if c.RedisURL != "" {
+		storage = "redis " + c.RedisURL
+	}
+	issuer := c.Issuer
+	if issuer == "" {
+		issuer = "http://" + c.Addr
 	}
 	return fmt.Sprintf(`{
 	admin %s
 	persist_config off
 	default_bind 127.0.0.1
 	drio {
-		issuer http://%s
+		issuer %s
 		workos {
 			client_id %s
 			api_key %s
 			endpoint %s
 			timeout 5s
 		}
-		storage badger %s %s
+		storage %s
 		rate_limit off
 	}
 }
@@ -196,7 +206,7 @@ http://%s {
 	}
 	reverse_proxy %s
 }
-`, c.Admin, c.Addr, workosClientID, workosAPIKey, c.WorkOS, c.DataDir, sync, c.Addr, c.Upstream)
+`, c.Admin, issuer, workosClientID, workosAPIKey, c.WorkOS, storage, c.Addr, c.Upstream)
 }
 
 // plainCaddyfile is Caddy with nothing but reverse_proxy: the limit no auth can beat.

@@ -151,7 +151,7 @@ func writeReport(rep *report) error {
 	fmt.Fprintf(&b, "`protected` carries `Authorization: Bearer <a real WorkOS stand-in token from a full flow>`; `direct` and `plain` carry the identity headers the gateway would set, so the upstream does the same work for all three. `added` = gateway minus plain Caddy.\n\n")
 
 	fmt.Fprintf(&b, "### Full OAuth flows\n\n")
-	fmt.Fprintf(&b, "Each flow: register → authorize (consent page) → consent POST → WorkOS stand-in sign-in (`login_hint`) → callback (WorkOS code exchange, token verification, session record) → token → one protected call → refresh (WorkOS refresh grant). %d concurrent flows for %v per store, in 4 slices alternating between the two gateways (both running), so other load hits both alike; the WorkOS stand-in signs two RS256 tokens per flow on the same two cores. Gateway CPU = utime+stime of the Caddy process from `/proc/<pid>/stat`.\n\n", o.flowConc, o.flowDur)
+	fmt.Fprintf(&b, "Each flow: register → authorize (consent page) → consent POST → WorkOS stand-in sign-in (`login_hint`) → callback (WorkOS code exchange, token verification, session record) → token → one protected call → refresh (WorkOS refresh grant). %d concurrent flows for %v per setup, in 4 slices rotating over this table's two gateways and the scale-out setups below (all running), so other load hits all alike; the WorkOS stand-in signs two RS256 tokens per flow on the same two cores. Gateway CPU = utime+stime of the Caddy process from `/proc/<pid>/stat`.\n\n", o.flowConc, o.flowDur)
 	fmt.Fprintf(&b, "| store | flows | flows/s | errors | gateway CPU s | gateway CPU ms / flow | bench process (client + WorkOS stand-in) CPU ms / flow | upstream CPU ms / flow | machine busy | our processes' share of the machine | flows/s if the 2 cores were ours alone |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, k := range []struct{ key, name string }{{"shipped", "Badger, as shipped (no `sync_writes`)"}, {"sync", "Badger with `sync_writes`"}} {
 		s := rep.flows[k.key]
@@ -171,6 +171,7 @@ func writeReport(rep *report) error {
 		fmt.Fprintf(&b, "\nThe last column divides the cores by the CPU all our processes spent per flow: what the run would reach with the machine to itself (the kernel's loopback work is partly outside these processes, so it is an upper bound).\n")
 		fmt.Fprintf(&b, "\n`sync_writes` costs %.0f%% of flow throughput here (%.1f → %.1f flows/s).\n", 100*(1-sy.perSecond()/sh.perSecond()), sh.perSecond(), sy.perSecond())
 	}
+	writeScaleOut(&b, rep)
 
 	m := rep.mem
 	fmt.Fprintf(&b, "\n### Memory\n\n")

@@ -31,6 +31,7 @@ type report struct {
 	profPaths map[string]string
 	loadStart string
 	loadEnd   string
+	redisSkip string // why the Redis setups did not run ("" when they did)
 }
 
 func run(o options) error {
@@ -98,13 +99,7 @@ func run(o options) error {
 
 	// A valid token from a real flow.
 	fr := &flowRunner{gw: gwURL, transport: newTransport(o.flowConc)}
-	var first *flowResult
-	for i := 0; i < 50; i++ { // the JWKS is fetched in the background at start
-		if first, err = fr.run(); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	first, err := warmUp(fr)
 	if err != nil {
 		return fmt.Errorf("first flow: %v\n%s", err, tail(gw.out.String(), 3000))
 	}
@@ -159,8 +154,9 @@ func run(o options) error {
 		return nil
 	}
 
-	// Flow throughput: the shipped gateway and one with sync_writes, interleaved in slices
-	// (shipped, sync, shipped, sync, ...) so that other load on the machine hits both alike.
+	// Flow throughput: the shipped gateway, one with sync_writes, one on Redis and two on one
+	// Redis, interleaved in slices (the order rotated each slice) so that other load on the
+	// machine hits all alike.
 	syncCfg := gatewayConfig{Addr: freeAddr(), Admin: freeAddr(), Upstream: resAddr, WorkOS: workosURL, DataDir: filepath.Join(tmp, "gw-sync-data"), SyncWrites: true}
 	gwSync, err := startCaddy("gateway-sync", o.caddyBin, filepath.Join(tmp, "gw-sync"), syncCfg.caddyfile(), "http://"+syncCfg.Addr+"/.well-known/oauth-authorization-server")
 	if err != nil {
@@ -168,25 +164,33 @@ func run(o options) error {
 	}
 	defer gwSync.stop()
 	frSync := &flowRunner{gw: "http://" + syncCfg.Addr, transport: newTransport(o.flowConc)}
-	for i := 0; i < 50; i++ {
-		if _, err = frSync.run(); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
+	if _, err := warmUp(frSync); err != nil {
 		return fmt.Errorf("first flow (sync_writes): %v", err)
 	}
-	const slices = 4
-	log.Printf("flows: shipped store (Badger, no sync_writes) and sync_writes, %d concurrent, %d interleaved slices of %v each", o.flowConc, slices, o.flowDur/slices)
 	syncPids := maps.Clone(pids)
 	syncPids["gateway"] = gwSync.pid()
-	for i := 0; i < slices; i++ {
-		rep.flows["shipped"] = rep.flows["shipped"].add(fr.throughput(pids, o.flowConc, o.flowDur/slices))
-		rep.flows["sync"] = rep.flows["sync"].add(frSync.throughput(syncPids, o.flowConc, o.flowDur/slices))
+	setups := []flowSetup{{key: "shipped", fr: fr, pid: pids}, {key: "sync", fr: frSync, pid: syncPids}}
+	scaleOut, stopScaleOut, skip, err := startScaleOut(o, tmp, resAddr, workosURL, map[string]int{"upstream-mock": mock.pid(), benchProc: os.Getpid()})
+	defer stopScaleOut()
+	if err != nil {
+		return err
 	}
-	logFlows("shipped", rep.flows["shipped"])
-	logFlows("sync_writes", rep.flows["sync"])
+	if rep.redisSkip = skip; skip != "" {
+		log.Printf("scale-out: %s", skip)
+	}
+	setups = append(setups, scaleOut...)
+	const slices = 4
+	log.Printf("flows: %d setups, %d concurrent, %d interleaved slices of %v each", len(setups), o.flowConc, slices, o.flowDur/slices)
+	for i := 0; i < slices; i++ {
+		for j := range setups {
+			s := setups[(i+j)%len(setups)]
+			rep.flows[s.key] = rep.flows[s.key].add(s.fr.throughput(s.pid, o.flowConc, o.flowDur/slices))
+		}
+	}
+	for _, s := range setups {
+		logFlows(s.key, rep.flows[s.key])
+	}
+	stopScaleOut()
 	prof("flows", func(d time.Duration) { fr.throughput(pids, o.flowConc, d) })
 	gw.stop()
 	gwSync.stop()
