@@ -191,7 +191,7 @@ func TestDeploymentTwoInstancesBehindCaddyLB(t *testing.T) {
 		}
 	}
 
-	redis := startAOFRedis(t, redisConf) // the README's redis.conf, on a loopback port
+	redis := startRedisServer(t, redisConf) // the README's redis.conf, on a loopback port
 	for _, kv := range [][2]string{{"appendonly", "yes"}, {"appendfsync", "everysec"}, {"maxmemory-policy", "noeviction"}} {
 		if got := redisArray(t, redis.addr, "CONFIG", "GET", kv[0]); len(got) != 2 || got[1] != kv[1] {
 			t.Errorf("redis-server with the README's redis.conf: %s = %v, want %s", kv[0], got, kv[1])

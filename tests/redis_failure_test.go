@@ -5,18 +5,11 @@ package tests
 // acknowledged, with the gateways recovering by themselves.
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,97 +17,6 @@ import (
 
 	"github.com/drio-gateway/gateway/internal/testkit"
 )
-
-// aofRedis is a private redis-server on a loopback port whose data lives in an append-only
-// file in its own directory, so a test can SIGKILL it and start it again on the same port and
-// data, as an operator's service manager would.
-type aofRedis struct {
-	url  string
-	addr string
-	bin  string
-	args []string
-	dir  string
-
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs *syncBuffer
-}
-
-// aofSettings are the Redis settings the README's deployment section asks for.
-var aofSettings = []string{"--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction"}
-
-// startAOFRedis starts redis-server with settings (each a --name value pair, or the path of a
-// config file first) on a free loopback port, persisting into a fresh directory.
-func startAOFRedis(t *testing.T, settings ...string) *aofRedis {
-	t.Helper()
-	startRedis(t) // skips, or fails under DRIO_REQUIRE_REDIS, when redis-server is missing
-	bin, _ := exec.LookPath("redis-server")
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	r := &aofRedis{url: "redis://" + addr + "/0", addr: addr, bin: bin, dir: t.TempDir()}
-	r.args = append(append(r.args, settings...), "--port", port, "--bind", "127.0.0.1", "--save", "", "--dir", r.dir)
-	r.start(t)
-	t.Cleanup(func() {
-		if r.cmd != nil {
-			_ = r.cmd.Process.Kill()
-			<-r.done
-		}
-	})
-	return r
-}
-
-// start runs redis-server and waits until it answers PING (after loading its append-only file).
-func (r *aofRedis) start(t *testing.T) {
-	t.Helper()
-	r.logs = &syncBuffer{}
-	r.cmd = exec.Command(r.bin, r.args...)
-	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if redisCommand(r.addr, "PING") == "+PONG" {
-			return
-		}
-		select {
-		case <-r.done:
-			t.Fatalf("redis-server exited at start:\n%s", r.logs.String())
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-	t.Fatalf("redis-server did not answer PING within 10 s:\n%s", r.logs.String())
-}
-
-// kill SIGKILLs redis-server (a crash: no shutdown, no final fsync) and waits until it is gone.
-func (r *aofRedis) kill(t *testing.T) {
-	t.Helper()
-	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-r.done:
-		r.cmd = nil
-	case <-time.After(10 * time.Second):
-		t.Fatal("redis-server survived SIGKILL for 10 s")
-	}
-}
-
-// redisCommand sends one inline command and returns the first line of the answer ("" when the
-// server cannot be reached).
-func redisCommand(addr, command string) string {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := io.WriteString(c, command+"\r\n"); err != nil {
-		return ""
-	}
-	line, _ := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimSpace(line)
-}
 
 // aofWindow is how long the test waits after the last acknowledged write before it kills
 // Redis. With appendfsync everysec Redis fsyncs its append-only file once a second, and a
@@ -251,7 +153,7 @@ func waitRecovered(t *testing.T, gws ...*stack) time.Duration {
 //     callback, refresh, revocation, logout) failed then all work afterwards as if those
 //     requests had never been made.
 func TestRedisDownAndRestart(t *testing.T) {
-	redis := startAOFRedis(t, aofSettings...)
+	redis := startRedisServer(t, aofSettings...)
 	storage := fmt.Sprintf("storage redis %s {\n\t\t\tprefix fail:\n\t\t}", redis.url)
 	a := startStack(t, stackOptions{Storage: storage})
 	b := startStack(t, stackOptions{Storage: storage, Peer: a})
@@ -461,7 +363,7 @@ func TestRedisDownAndRestart(t *testing.T) {
 // Retry-After), even for an address that had used up its burst: while Redis is down, nobody
 // gets 429.
 func TestRedisDownRateLimiterFailsOpen(t *testing.T) {
-	redis := startAOFRedis(t, aofSettings...)
+	redis := startRedisServer(t, aofSettings...)
 	const window = 2000 * time.Second // rate_limit 0.001 2: 2 per window, windows aligned to the epoch
 	s := startStack(t, stackOptions{
 		Storage:   fmt.Sprintf("storage redis %s {\n\t\t\tprefix open:\n\t\t}", redis.url),
@@ -506,7 +408,7 @@ func TestRedisDownRateLimiterFailsOpen(t *testing.T) {
 // on every rate-limited route; routes without a rate limit answer as they do by default; and
 // once Redis is back requests are counted and served again.
 func TestRedisDownRateLimiterFailsClosed(t *testing.T) {
-	redis := startAOFRedis(t, aofSettings...)
+	redis := startRedisServer(t, aofSettings...)
 	s := startStack(t, stackOptions{
 		Storage:   fmt.Sprintf("storage redis %s {\n\t\t\tprefix closed:\n\t\t}", redis.url),
 		DrioExtra: "rate_limit 5 50 {\n\t\t\ton_store_error closed\n\t\t}",
@@ -573,14 +475,4 @@ func TestRedisDownRateLimiterFailsClosed(t *testing.T) {
 		t.Error("the limiter did not log that it refuses requests while Redis is down")
 	}
 	s.checkLogs()
-}
-
-// aofFiles lists the append-only files of r (Redis 7 keeps them in appendonlydir).
-func (r *aofRedis) aofFiles() []string {
-	entries, _ := os.ReadDir(filepath.Join(r.dir, "appendonlydir"))
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
 }

@@ -2,46 +2,23 @@ package tests
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// startRedis runs a private redis-server on a free loopback port for the test.
+// startRedis returns the URL of a Redis for the test: DRIO_TEST_REDIS_URL when set, else a
+// private redis-server on a free loopback port without persistence.
 func startRedis(t *testing.T) string {
 	t.Helper()
 	if url := os.Getenv("DRIO_TEST_REDIS_URL"); url != "" {
 		return url
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("DRIO_REQUIRE_REDIS") == "1" {
-			t.Fatal("DRIO_REQUIRE_REDIS=1 but redis-server is not installed: `sudo apt-get install -y redis-server` (or `make test-deps`)")
-		}
-		t.Skip("redis-server is not installed, so the Redis tests cannot run; enable them: `sudo apt-get install -y redis-server` (or `make test-deps`; macOS: brew install redis; or set DRIO_TEST_REDIS_URL=redis://host:port/db)")
-	}
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return "redis://" + addr + "/0"
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("redis-server did not start")
-	return ""
+	return startRedisServer(t, "--appendonly", "no").url
 }
 
 // TestTwoInstancesShareRedis is row S11 (SECURITY.md): two gateway processes on one
@@ -126,7 +103,7 @@ func TestTwoInstancesShareTheRateLimit(t *testing.T) {
 // cached the session as live: revocations are broadcast over Redis pub/sub, and the
 // broadcast comes back by itself after Redis restarts.
 func TestRevocationReachesOtherInstancesAtOnce(t *testing.T) {
-	redis := startRestartableRedis(t)
+	redis := startRedisServer(t, "--appendonly", "no")
 	storage := fmt.Sprintf("storage redis %s {\n\t\t\tprefix rv:\n\t\t}", redis.url)
 	a := startStack(t, stackOptions{Storage: storage, DrioExtra: "rate_limit off"})
 	b := startStack(t, stackOptions{Storage: storage, DrioExtra: "rate_limit off", Peer: a})
@@ -189,52 +166,4 @@ func TestRevocationReachesOtherInstancesAtOnce(t *testing.T) {
 	if lat[len(lat)-1] > 100*time.Millisecond {
 		t.Errorf("after Redis restarted, a revocation at A took %v to be refused at B, want under 100 ms", lat[len(lat)-1])
 	}
-}
-
-// restartableRedis is a private redis-server that a test can restart on the same port.
-type restartableRedis struct {
-	url  string
-	port string
-	bin  string
-	cmd  *exec.Cmd
-}
-
-func startRestartableRedis(t *testing.T) *restartableRedis {
-	t.Helper()
-	startRedis(t) // skips, or fails under DRIO_REQUIRE_REDIS, when redis-server is missing
-	bin, _ := exec.LookPath("redis-server")
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	r := &restartableRedis{url: "redis://" + addr + "/0", port: port, bin: bin}
-	r.start(t)
-	t.Cleanup(func() { r.stop() })
-	return r
-}
-
-func (r *restartableRedis) start(t *testing.T) {
-	t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 100; i++ {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+r.port, 100*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("redis-server did not start")
-}
-
-func (r *restartableRedis) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-	}
-}
-
-func (r *restartableRedis) restart(t *testing.T) {
-	r.stop()
-	r.start(t)
 }
