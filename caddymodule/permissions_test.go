@@ -315,22 +315,5 @@ func BenchmarkProtectServeHTTPWithRules(b *testing.B) {
 	if err := g.protect.setup(ctx, g.app, zap.NewNop()); err != nil {
 		b.Fatal(err)
 	}
-	r := benchRequest("/api/v1/me")
-	w := &benchWriter{h: http.Header{}}
-	auth := "Bearer " + g.token
-	run := func() {
-		r.Header = http.Header{"Authorization": {auth}, "Accept": {"application/json"}, "User-Agent": {"bench"}}
-		newRequestID(r)
-		if err := g.protect.ServeHTTP(w, r, okNext); err != nil {
-			b.Fatal(err)
-		}
-	}
-	run()
-	if r.Header.Get(HeaderUserID) == "" {
-		b.Fatal("the request was refused")
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		run()
-	}
+	benchProtectLoop(b, g)
 }
