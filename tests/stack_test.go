@@ -63,6 +63,9 @@ type stackOptions struct {
 	ProtectExtra string
 	// Storage replaces the storage line (default: badger in DataDir).
 	Storage string
+	// SiteExtra is added inside the site block, after reverse_proxy: a handle block that
+	// sends a path to another upstream, say (drio_protect still runs first).
+	SiteExtra string
 	// Peer makes this gateway a second instance in front of the same WorkOS stand-in and
 	// resource API as Peer (with a shared Storage, a second node of one deployment).
 	Peer *stack
@@ -167,8 +170,9 @@ func (s *stack) caddyfile() string {
 	reverse_proxy %s {
 		%s
 	}
+	%s
 }
-`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, storage, s.opts.DrioExtra, s.GW, s.opts.ProtectExtra, upstream, s.opts.ProxyExtra)
+`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, storage, s.opts.DrioExtra, s.GW, s.opts.ProtectExtra, upstream, s.opts.ProxyExtra, s.opts.SiteExtra)
 }
 
 // startCaddy runs the Caddy binary with the stack's Caddyfile and waits until it serves.
