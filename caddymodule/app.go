@@ -20,6 +20,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
 	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
 	"github.com/drio-gateway/gateway/caddymodule/internal/workos"
@@ -129,6 +130,10 @@ type App struct {
 	// second per endpoint, burst 50.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
 
+	// ClientMetadataDocuments configures clients whose client_id is the https URL of their
+	// metadata document. Default: on, public https addresses only.
+	ClientMetadataDocuments *ClientDocumentsConfig `json:"client_metadata_documents,omitempty"`
+
 	issuerURL   *url.URL
 	introspect  []byte
 	logger      *zap.Logger
@@ -136,6 +141,7 @@ type App struct {
 	verifierKey string
 	bridge      *workos.Bridge
 	limiter     *oauth.MemoryLimiter
+	clientDocs  *cimd.Resolver
 	run         *appRun
 }
 
@@ -244,6 +250,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.introspect = h
 	}
 
+	if err := a.provisionClientDocuments(); err != nil {
+		return err
+	}
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
 	}
@@ -337,6 +346,8 @@ func (a *App) newServer(logger *zap.Logger) (*oauth.Server, error) {
 		RequestID: requestID,
 		ClientIP:  clientIP,
 		Logger:    logger,
+
+		ClientDocuments: a.clientDocs,
 	})
 }
 
@@ -364,6 +375,7 @@ func (a *App) oauthConfig() oauth.Config {
 		IntrospectionSecretSHA256: a.introspect,
 		LogoutRedirects:           slices.Clone(a.LogoutRedirects),
 	}
+	cfg.ClientMetadataDocuments = a.clientDocs != nil
 	if !a.RateLimit.Disabled {
 		cfg.RegistrationQuota = a.RegistrationQuota
 	}

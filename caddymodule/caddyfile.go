@@ -72,6 +72,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		rate_limit off | <per_second> [<burst>] {
 //			on_store_error open|closed
 //		}
+//		client_metadata_documents on|off [{
+//			trust_ca <pem file>
+//			allow_private_addresses
+//		}]
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume option name
@@ -143,6 +147,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "rate_limit":
 			err = a.unmarshalRateLimit(d)
+		case "client_metadata_documents":
+			err = a.unmarshalClientDocuments(d)
 		default:
 			return d.Errf("unrecognized drio option '%s'", name)
 		}

@@ -40,14 +40,15 @@ func requireJSClients(t *testing.T) {
 	t.Skip(msg)
 }
 
-// runClientScript runs `node tests/js/<script>` against the stack and decodes its JSON summary.
-func runClientScript(t *testing.T, s *stack, script string) map[string]any {
+// runClientScript runs `node tests/js/<script>` against the stack, with env (KEY=value) added
+// to the environment, and decodes its JSON summary.
+func runClientScript(t *testing.T, s *stack, script string, env ...string) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = jsDir
-	cmd.Env = append(os.Environ(), "GW="+s.GW, "NODE_NO_WARNINGS=1")
+	cmd.Env = append(append(os.Environ(), "GW="+s.GW, "NODE_NO_WARNINGS=1"), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -59,6 +59,11 @@ var (
 		Namespace: "caddy", Subsystem: "drio", Name: "workos_calls_total",
 		Help: "Calls to WorkOS, by call (code, refresh, revoke) and outcome (ok, refused, misconfigured, unavailable).",
 	}, []string{"call", "outcome"})
+	// ClientDocumentFetches counts fetches of client metadata documents, by outcome.
+	ClientDocumentFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "drio", Name: "client_document_fetches_total",
+		Help: "Fetches of client ID metadata documents, by outcome (ok, invalid_url, blocked_address, network, timeout, status, content_type, too_large, invalid_document).",
+	}, []string{"outcome"})
 )
 
 // Bearer refusal counters, resolved once so the hot path does no label lookup.
@@ -76,7 +81,7 @@ func Register(reg *prometheus.Registry) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{Registrations, Tokens, BearerRefused, Revocations, WorkOSCalls,
-		Introspections, WorkOSLatency, StoreErrors, RevocationBroadcastUp} {
+		Introspections, WorkOSLatency, StoreErrors, RevocationBroadcastUp, ClientDocumentFetches} {
 		var already prometheus.AlreadyRegisteredError
 		if err := reg.Register(c); err != nil && !errors.As(err, &already) {
 			return err

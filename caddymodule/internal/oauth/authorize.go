@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 )
@@ -90,6 +91,9 @@ func (s *Server) parseAuthorization(r *http.Request, rt *Runtime) (*authzRequest
 	client, err := s.loadClient(r, rt, clientID)
 	if errors.Is(err, grants.ErrNotFound) {
 		return nil, respond.InvalidRequest("Unknown client_id; register the client first").Local()
+	}
+	if de := (*cimd.Error)(nil); errors.As(err, &de) {
+		return nil, respond.InvalidRequest("The client_id metadata document cannot be used: %s", de.Msg).Local()
 	}
 	if err != nil {
 		return nil, s.storeFailed(r, "authorize", err).Local()

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 )
@@ -21,8 +22,13 @@ import (
 // basicChallenge is sent with a 401 invalid_client caused by the Authorization header.
 const basicChallenge = `Basic realm="drio"`
 
-// loadClient returns the registered client, grants.ErrNotFound, or a store error.
+// loadClient returns the registered client, grants.ErrNotFound, or a store error. With client
+// metadata documents on, an https client_id URL is resolved from its document instead
+// (client_document.go), and its failure is a *cimd.Error.
 func (s *Server) loadClient(r *http.Request, rt *Runtime, id string) (*grants.Client, error) {
+	if s.clientDocs != nil && cimd.IsMetadataURL(id) {
+		return s.documentClient(r, id)
+	}
 	return rt.Grants.Clients.Get(r.Context(), id)
 }
 
@@ -57,6 +63,9 @@ func (s *Server) authenticateClient(r *http.Request, rt *Runtime, form url.Value
 	client, err := s.loadClient(r, rt, clientID)
 	if errors.Is(err, grants.ErrNotFound) {
 		return nil, respond.InvalidClient("Unknown client_id")
+	}
+	if de := (*cimd.Error)(nil); errors.As(err, &de) {
+		return nil, respond.InvalidClient("The client_id metadata document cannot be used: %s", de.Msg)
 	}
 	if err != nil {
 		return nil, s.storeFailed(r, "token", err)

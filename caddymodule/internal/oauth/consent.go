@@ -46,6 +46,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, rt *Runti
 	}
 	page := consentPage{
 		ClientName:   name,
+		VerifiedHost: s.documentHost(req.client),
 		RedirectHost: redirectHost(req.redirectURI),
 		Scopes:       describeScopes(scopes),
 		Action:       s.endpoint("authorize"),

@@ -17,7 +17,10 @@ var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype htm
 <style>` + respond.PageStyle + `</style></head>
 <body><main>
 <div class="brand">drio</div>
-<h1><span class="client">{{.ClientName}}</span> wants to access your drio account</h1>
+{{if .VerifiedHost}}<h1><b class="host">{{.VerifiedHost}}</b> wants to access your drio account</h1>
+<p id="verified">This app identifies itself as <span class="client">{{.ClientName}}</span>; its address is verified: <b>{{.VerifiedHost}}</b>.</p>
+{{else}}<h1><span class="client">{{.ClientName}}</span> wants to access your drio account</h1>
+{{end}}
 <p>After you sign in, it will be sent back to <span class="host">{{.RedirectHost}}</span> and will be able to:</p>
 <ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
 <form method="post" action="{{.Action}}">
@@ -34,7 +37,10 @@ var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype htm
 
 // consentPage is the data of the consent template.
 type consentPage struct {
-	ClientName   string
+	ClientName string
+	// VerifiedHost is the host of a metadata-document client_id (the one thing about such a
+	// client the gateway verified); empty for registered clients.
+	VerifiedHost string
 	RedirectHost string
 	Scopes       []string
 	Action       string

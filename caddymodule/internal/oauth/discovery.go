@@ -29,7 +29,7 @@ func buildDocuments(cfg Config) (documents, error) {
 	endpoint := func(name string) string { return cfg.Issuer + cfg.APIBase + "/auth/" + name }
 	var d documents
 	var err error
-	d.as, err = json.Marshal(map[string]any{
+	as := map[string]any{
 		"issuer":                 cfg.Issuer,
 		"authorization_endpoint": endpoint("authorize"),
 		"token_endpoint":         endpoint("token"),
@@ -45,7 +45,11 @@ func buildDocuments(cfg Config) (documents, error) {
 		"code_challenge_methods_supported":               []string{"S256"},
 		"token_endpoint_auth_methods_supported":          []string{"none"},
 		"authorization_response_iss_parameter_supported": true,
-	})
+	}
+	if cfg.ClientMetadataDocuments {
+		as["client_id_metadata_document_supported"] = true
+	}
+	d.as, err = json.Marshal(as)
 	if err != nil {
 		return d, err
 	}

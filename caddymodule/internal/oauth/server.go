@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/metrics"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
@@ -64,6 +65,9 @@ type Config struct {
 	// LogoutRedirects are return addresses allowed after logout besides the client's own
 	// registered redirect URIs.
 	LogoutRedirects []string
+	// ClientMetadataDocuments accepts https client_id URLs whose metadata document the
+	// gateway fetches (Deps.ClientDocuments), and advertises it in the metadata.
+	ClientMetadataDocuments bool
 }
 
 // Runtime is what the Caddy app acquires when it starts and shares with every handler.
@@ -85,6 +89,8 @@ type Deps struct {
 	// ClientIP returns the client's address (proxies already accounted for).
 	ClientIP func(*http.Request) string
 	Logger   *zap.Logger
+	// ClientDocuments resolves client_id URLs when Config.ClientMetadataDocuments is set.
+	ClientDocuments *cimd.Resolver
 }
 
 // Server serves the discovery documents and the <APIBase>/auth/* routes.
@@ -100,6 +106,7 @@ type Server struct {
 	authPrefix    string
 	routes        map[string]route
 	docs          documents
+	clientDocs    *cimd.Resolver
 	// refreshFlight joins concurrent refreshes of one token in this process.
 	refreshFlight singleflight.Group
 }
@@ -124,6 +131,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		logger:        deps.Logger,
 		secureCookies: isHTTPS(cfg.Issuer),
 		authPrefix:    cfg.APIBase + "/auth/",
+	}
+	if cfg.ClientMetadataDocuments {
+		if deps.ClientDocuments == nil {
+			return nil, errors.New("oauth: client metadata documents are on but no resolver was given")
+		}
+		s.clientDocs = deps.ClientDocuments
 	}
 	if s.logger == nil {
 		s.logger = zap.NewNop()
