@@ -129,6 +129,15 @@ type App struct {
 	// second per endpoint, burst 50.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
 
+	// Clients are pre-registered clients (clients.go). Default: none.
+	Clients []*ClientConfig `json:"clients,omitempty"`
+
+	// Registration configures dynamic client registration. Default: open to anyone.
+	Registration *RegistrationConfig `json:"registration,omitempty"`
+
+	registrationToken []byte
+	clientAt          map[string]string // Caddyfile position of each client block, for errors
+
 	issuerURL   *url.URL
 	introspect  []byte
 	logger      *zap.Logger
@@ -244,6 +253,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.introspect = h
 	}
 
+	if err := a.provisionRegistration(); err != nil {
+		return err
+	}
+
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
 	}
@@ -273,7 +286,7 @@ func (a *App) Validate() error {
 	if time.Duration(a.CodeTTL) > 10*time.Minute {
 		return errors.New("drio: code_ttl must be at most 10m (RFC 6749 §4.1.2)")
 	}
-	return nil
+	return a.validateClients()
 }
 
 // Start opens the shared store and starts the JWKS verifier (both reused if a previous config
@@ -367,6 +380,9 @@ func (a *App) oauthConfig() oauth.Config {
 	if !a.RateLimit.Disabled {
 		cfg.RegistrationQuota = a.RegistrationQuota
 	}
+	cfg.StaticClients = a.staticClients()
+	cfg.RegistrationOff = a.Registration.Mode == registrationOff
+	cfg.RegistrationTokenSHA256 = a.registrationToken
 	return cfg
 }
 
