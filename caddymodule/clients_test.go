@@ -57,7 +57,9 @@ func TestClientsValidate(t *testing.T) {
 		{name: "empty id", clients: tweak(func(c *ClientConfig) { c.ClientID = "" }), wantErr: "client_id must be 1 to 128"},
 		{name: "secret and public", clients: tweak(func(c *ClientConfig) { c.Public = true }), wantErr: "either secret_hash"},
 		{name: "neither secret nor public", clients: tweak(func(c *ClientConfig) { c.SecretHash = "" }), wantErr: "set secret_hash"},
-		{name: "argon2id hash", clients: tweak(func(c *ClientConfig) { c.SecretHash = "$argon2id$v=19$m=47104,t=1,p=1$P2nzckEdTZ3bxCiBCkRTyA$xQL3Z32eo5jKl7u5tcIsnEKObYiyNZQQf5/4sAau6Pg" }), wantErr: "bcrypt"},
+		{name: "argon2id hash", clients: tweak(func(c *ClientConfig) {
+			c.SecretHash = "$argon2id$v=19$m=47104,t=1,p=1$P2nzckEdTZ3bxCiBCkRTyA$xQL3Z32eo5jKl7u5tcIsnEKObYiyNZQQf5/4sAau6Pg"
+		}), wantErr: "bcrypt"},
 		{name: "plain secret as hash", clients: tweak(func(c *ClientConfig) { c.SecretHash = "hunter2" }), wantErr: "bcrypt"},
 		{name: "unknown grant", clients: tweak(func(c *ClientConfig) { c.GrantTypes = []string{"authorization_code", "password"} }), wantErr: `grant type "password"`},
 		{name: "no code grant", clients: tweak(func(c *ClientConfig) { c.GrantTypes = []string{"refresh_token"} }), wantErr: "must include authorization_code"},
