@@ -5,8 +5,8 @@ package oauth
 // secrets if the configuration leaks, but would make every token request of a confidential
 // client that slow. So a secret that verified once is remembered, per client, as an HMAC
 // under a key that exists only in this process's memory: the next request with the same
-// secret costs one HMAC. A wrong secret always pays the full bcrypt cost, and at most
-// GOMAXPROCS comparisons run at once, so guessing cannot take every core.
+// secret costs one HMAC. A wrong secret always pays the full bcrypt cost, and at most half the
+// cores (at least one) compare at once, so guessing secrets cannot take every core.
 
 import (
 	"context"
@@ -34,7 +34,7 @@ type secretChecker struct {
 func newSecretChecker() *secretChecker {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
-	return &secretChecker{key: key, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), verified: map[string][]byte{}}
+	return &secretChecker{key: key, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), verified: map[string][]byte{}}
 }
 
 func (c *secretChecker) mac(clientID, secret string) []byte {
