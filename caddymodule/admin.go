@@ -3,6 +3,7 @@
 // (localhost by default, or Caddy's remote admin with its TLS client authentication):
 //
 //	GET    /drio/clients[?limit=N]                                   registered clients (no secrets: they have none)
+//	                                                                 (clients configured in the drio block are not listed: they live in the config)
 //	DELETE /drio/clients/<client_id>                                 remove a client; its sessions end
 //	GET    /drio/sessions[?client_id=…][&user_id=…][&revoked=1][&limit=N]  brokered sessions
 //	DELETE /drio/sessions/<session_id>                               end a session, here and at WorkOS

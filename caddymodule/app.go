@@ -133,6 +133,14 @@ type App struct {
 	// ClientMetadataDocuments configures clients whose client_id is the https URL of their
 	// metadata document. Default: on, public https addresses only.
 	ClientMetadataDocuments *ClientDocumentsConfig `json:"client_metadata_documents,omitempty"`
+	// Clients are pre-registered clients (clients.go). Default: none.
+	Clients []*ClientConfig `json:"clients,omitempty"`
+
+	// Registration configures dynamic client registration. Default: open to anyone.
+	Registration *RegistrationConfig `json:"registration,omitempty"`
+
+	registrationToken []byte
+	clientAt          map[string]string // Caddyfile position of each client block, for errors
 
 	issuerURL   *url.URL
 	introspect  []byte
@@ -253,6 +261,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionClientDocuments(); err != nil {
 		return err
 	}
+	if err := a.provisionRegistration(); err != nil {
+		return err
+	}
+
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
 	}
@@ -282,7 +294,7 @@ func (a *App) Validate() error {
 	if time.Duration(a.CodeTTL) > 10*time.Minute {
 		return errors.New("drio: code_ttl must be at most 10m (RFC 6749 §4.1.2)")
 	}
-	return nil
+	return a.validateClients()
 }
 
 // Start opens the shared store and starts the JWKS verifier (both reused if a previous config
@@ -379,6 +391,9 @@ func (a *App) oauthConfig() oauth.Config {
 	if !a.RateLimit.Disabled {
 		cfg.RegistrationQuota = a.RegistrationQuota
 	}
+	cfg.StaticClients = a.staticClients()
+	cfg.RegistrationOff = a.Registration.Mode == registrationOff
+	cfg.RegistrationTokenSHA256 = a.registrationToken
 	return cfg
 }
 

@@ -76,6 +76,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			trust_ca <pem file>
 //			allow_private_addresses
 //		}]
+//		registration open|off [{ initial_access_token_sha256 <hex> }]
+//		client <id> { … }    (options in unmarshalClient)
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume option name
@@ -85,7 +87,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
-		if seen[name] && name != "token_issuers" && name != "redirect_schemes" && name != "scopes" && name != "post_logout_redirect_uris" {
+		if seen[name] && name != "token_issuers" && name != "redirect_schemes" && name != "scopes" && name != "post_logout_redirect_uris" && name != "client" {
 			return d.Errf("%s specified more than once", name)
 		}
 		seen[name] = true
@@ -149,6 +151,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = a.unmarshalRateLimit(d)
 		case "client_metadata_documents":
 			err = a.unmarshalClientDocuments(d)
+		case "client":
+			err = a.unmarshalClient(d)
+		case "registration":
+			err = a.unmarshalRegistration(d)
 		default:
 			return d.Errf("unrecognized drio option '%s'", name)
 		}
@@ -156,7 +162,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	return nil
+	return a.checkClientBlocks()
 }
 
 func (a *App) unmarshalWorkOS(d *caddyfile.Dispenser) error {

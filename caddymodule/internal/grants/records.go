@@ -1,7 +1,8 @@
 package grants
 
-// Client is a registered OAuth client (RFC 7591). Every client is public: it has no secret and
-// proves itself with PKCE.
+// Client is an OAuth client (RFC 7591). Every registered client is public: it has no secret and
+// proves itself with PKCE. Clients the operator configures are built as a Client too, but never
+// stored.
 type Client struct {
 	ID            string   `json:"id"`
 	Name          string   `json:"name,omitempty"`

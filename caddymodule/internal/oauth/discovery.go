@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
@@ -29,13 +30,13 @@ func buildDocuments(cfg Config) (documents, error) {
 	endpoint := func(name string) string { return cfg.Issuer + cfg.APIBase + "/auth/" + name }
 	var d documents
 	var err error
+	authMethods := clientAuthMethods(cfg)
 	as := map[string]any{
 		"issuer":                 cfg.Issuer,
 		"authorization_endpoint": endpoint("authorize"),
 		"token_endpoint":         endpoint("token"),
-		"registration_endpoint":  endpoint("register"),
 		"revocation_endpoint":    endpoint("revoke"),
-		"revocation_endpoint_auth_methods_supported":     []string{"none"},
+		"revocation_endpoint_auth_methods_supported":     authMethods,
 		"introspection_endpoint":                         endpoint("introspect"),
 		"introspection_endpoint_auth_methods_supported":  []string{"bearer"},
 		"scopes_supported":                               cfg.Scopes,
@@ -43,11 +44,14 @@ func buildDocuments(cfg Config) (documents, error) {
 		"response_modes_supported":                       []string{"query"},
 		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
 		"code_challenge_methods_supported":               []string{"S256"},
-		"token_endpoint_auth_methods_supported":          []string{"none"},
+		"token_endpoint_auth_methods_supported":          authMethods,
 		"authorization_response_iss_parameter_supported": true,
 	}
 	if cfg.ClientMetadataDocuments {
 		as["client_id_metadata_document_supported"] = true
+	}
+	if !cfg.RegistrationOff {
+		as["registration_endpoint"] = endpoint("register")
 	}
 	d.as, err = json.Marshal(as)
 	if err != nil {
@@ -68,6 +72,37 @@ func buildDocuments(cfg Config) (documents, error) {
 	}
 	d.prmAPI, err = prm(cfg.Issuer + cfg.APIBase)
 	return d, err
+}
+
+// clientAuthMethods are the client authentication methods some client can use at the token
+// and revocation endpoints: none when a public client can exist (registration is open,
+// client metadata documents are accepted, or a configured client is public), and each method a configured confidential client uses. A
+// gateway with no client at all still says none rather than an empty list, which RFC 8414
+// does not allow.
+func clientAuthMethods(cfg Config) []string {
+	var methods []string
+	if !cfg.RegistrationOff || cfg.ClientMetadataDocuments {
+		methods = append(methods, AuthNone)
+	}
+	for _, c := range cfg.StaticClients {
+		NormalizeStaticClient(&c)
+		if !slices.Contains(methods, c.AuthMethod) {
+			methods = append(methods, c.AuthMethod)
+		}
+	}
+	if len(methods) == 0 {
+		methods = []string{AuthNone}
+	}
+	slices.SortFunc(methods, func(a, b string) int { return strings.Compare(authOrder(a), authOrder(b)) })
+	return methods
+}
+
+// authOrder sorts none first, so the list reads the same whatever the configuration order.
+func authOrder(m string) string {
+	if m == AuthNone {
+		return ""
+	}
+	return m
 }
 
 func (s *Server) serveASMetadata(w http.ResponseWriter, r *http.Request, _ *Runtime) *respond.Error {

@@ -3,6 +3,8 @@ package oauth
 // register.go is dynamic client registration (RFC 7591) for public clients.
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,9 @@ type registrationResponse struct {
 }
 
 func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error {
+	if e := s.registrationAllowed(r); e != nil {
+		return e
+	}
 	rec, oerr := s.parseRegistration(w, r)
 	if oerr != nil {
 		return oerr
@@ -73,6 +78,39 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request, rt *Runti
 	})
 	return nil
 }
+
+// registrationAllowed refuses a registration when the operator turned registration off (403:
+// the endpoint is not advertised then, and a JSON error says why better than a bare 404), or
+// when it needs an initial access token (RFC 7591 §3) and the request lacks the right one
+// (401 invalid_token, RFC 6750 §3.1). The token is compared as a SHA-256 digest in constant
+// time: the configuration holds only the digest.
+func (s *Server) registrationAllowed(r *http.Request) *respond.Error {
+	if s.cfg.RegistrationOff {
+		return respond.New(http.StatusForbidden, respond.CodeAccessDenied,
+			"Dynamic client registration is off on this gateway; use a client_id the operator configured")
+	}
+	want := s.cfg.RegistrationTokenSHA256
+	if len(want) == 0 {
+		return nil
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") && token != "" && len(token) <= 1024 {
+		got := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(got[:], want) == 1 {
+			return nil
+		}
+	}
+	e := respond.New(http.StatusUnauthorized, codeInvalidToken,
+		"Registration needs the operator's initial access token as Authorization: Bearer <token>")
+	e.WWWAuthenticate = `Bearer realm="drio registration"`
+	if r.Header.Get("Authorization") != "" {
+		e.WWWAuthenticate += `, error="invalid_token"` // none when no credential came (RFC 6750 §3.1)
+	}
+	return e
+}
+
+// codeInvalidToken is RFC 6750's error for a missing or wrong bearer token.
+const codeInvalidToken = "invalid_token"
 
 // registrationDay is the window of the per-address registration quota.
 const registrationDay = 24 * time.Hour

@@ -68,6 +68,17 @@ type Config struct {
 	// ClientMetadataDocuments accepts https client_id URLs whose metadata document the
 	// gateway fetches (Deps.ClientDocuments), and advertises it in the metadata.
 	ClientMetadataDocuments bool
+
+	// StaticClients are the clients the operator configured; they are found before the
+	// store's registrations. Validate them with ValidateStaticClients.
+	StaticClients []StaticClient
+	// RegistrationOff refuses dynamic registration and every client it registered earlier:
+	// only configured clients (and client metadata documents) sign in.
+	RegistrationOff bool
+	// RegistrationTokenSHA256 is the SHA-256 digest of the initial access token that
+	// registration requires as a bearer token (RFC 7591 §3). Empty: registration is open to
+	// anyone.
+	RegistrationTokenSHA256 []byte
 }
 
 // Runtime is what the Caddy app acquires when it starts and shares with every handler.
@@ -109,6 +120,9 @@ type Server struct {
 	clientDocs    *cimd.Resolver
 	// refreshFlight joins concurrent refreshes of one token in this process.
 	refreshFlight singleflight.Group
+	// statics are the configured clients by id; secrets checks their secrets.
+	statics map[string]*staticClient
+	secrets *secretChecker
 }
 
 // route is one endpoint: the methods it answers, its rate-limit bucket ("" for none), whether
@@ -148,6 +162,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.clientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
 	var err error
+	if s.statics, err = buildStatic(cfg.StaticClients); err != nil {
+		return nil, err
+	}
+	s.secrets = newSecretChecker()
 	if s.docs, err = buildDocuments(cfg); err != nil {
 		return nil, err
 	}
