@@ -12,9 +12,9 @@ import (
 	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
-// A real Caddy with a Caddyfile `client` block and `registration off` (and client metadata documents off): only that client can sign in; the confidential
-// client signs in with client_secret_basic through golang.org/x/oauth2 and calls the API,
-// while registration is refused and not advertised.
+// A real Caddy with a Caddyfile `client` block, `registration off` and client metadata
+// documents off, so that client is the only one: it signs in with client_secret_basic through
+// golang.org/x/oauth2 and calls the API, while registration is refused and not advertised.
 func TestPreregisteredClientWithRegistrationOff(t *testing.T) {
 	const (
 		clientID = "acme-cli"
