@@ -134,6 +134,14 @@ type App struct {
 	// metadata document. Default: on, public https addresses only.
 	ClientMetadataDocuments *ClientDocumentsConfig `json:"client_metadata_documents,omitempty"`
 
+	// Consent brands the consent page or replaces it with a template. Default: the built-in
+	// drio page.
+	Consent *ConsentConfig `json:"consent,omitempty"`
+
+	// SignIn says how WorkOS signs users in and what a client may choose on /authorize.
+	// Default: AuthKit, and clients choose nothing.
+	SignIn *SignInConfig `json:"sign_in,omitempty"`
+
 	issuerURL   *url.URL
 	introspect  []byte
 	logger      *zap.Logger
@@ -253,6 +261,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionClientDocuments(); err != nil {
 		return err
 	}
+
+	a.provisionConsent(repl)
+
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
 	}
@@ -281,6 +292,9 @@ func (a *App) Validate() error {
 	}
 	if time.Duration(a.CodeTTL) > 10*time.Minute {
 		return errors.New("drio: code_ttl must be at most 10m (RFC 6749 §4.1.2)")
+	}
+	if err := a.validateConsent(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -374,6 +388,9 @@ func (a *App) oauthConfig() oauth.Config {
 
 		IntrospectionSecretSHA256: a.introspect,
 		LogoutRedirects:           slices.Clone(a.LogoutRedirects),
+
+		Consent: a.consentOptions(),
+		SignIn:  a.signInOptions(),
 	}
 	cfg.ClientMetadataDocuments = a.clientDocs != nil
 	if !a.RateLimit.Disabled {

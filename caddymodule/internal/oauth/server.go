@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,6 +69,10 @@ type Config struct {
 	// ClientMetadataDocuments accepts https client_id URLs whose metadata document the
 	// gateway fetches (Deps.ClientDocuments), and advertises it in the metadata.
 	ClientMetadataDocuments bool
+	// Consent brands or replaces the consent page.
+	Consent ConsentOptions
+	// SignIn are the WorkOS sign-in defaults and what a client may choose per request.
+	SignIn SignInOptions
 }
 
 // Runtime is what the Caddy app acquires when it starts and shares with every handler.
@@ -109,6 +114,9 @@ type Server struct {
 	clientDocs    *cimd.Resolver
 	// refreshFlight joins concurrent refreshes of one token in this process.
 	refreshFlight singleflight.Group
+	// consent is the consent page as configured; lastTemplateLog throttles its failure log.
+	consent         consentView
+	lastTemplateLog atomic.Int64
 }
 
 // route is one endpoint: the methods it answers, its rate-limit bucket ("" for none), whether
@@ -147,6 +155,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.clientIP == nil {
 		s.clientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
+	if err := cfg.Consent.Check(); err != nil {
+		return nil, err
+	}
+	if err := cfg.SignIn.Check(); err != nil {
+		return nil, err
+	}
+	s.consent = newConsentView(cfg.Consent)
 	var err error
 	if s.docs, err = buildDocuments(cfg); err != nil {
 		return nil, err
