@@ -5,8 +5,8 @@ package caddymodule
 //	consent [on|off] [{
 //		product_name     <name>
 //		logo_url         <url>
-//		primary_color    <#rgb|#rrggbb>
-//		background_color <#rgb|#rrggbb>
+//		primary_color    <"#rgb"|"#rrggbb"|rgb|rrggbb>
+//		background_color <"#rgb"|"#rrggbb"|rgb|rrggbb>
 //		template         <file>
 //	}]
 //	sign_in {
@@ -17,8 +17,13 @@ package caddymodule
 //		allow_providers     <provider...>
 //		pass_through        login_hint|domain_hint|screen_hint...
 //	}
+//
+// An unquoted # starts a Caddyfile comment, so a colour is written quoted ("#4f46e5") or
+// without its # (4f46e5).
 
 import (
+	"regexp"
+
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -51,9 +56,9 @@ func (a *App) unmarshalConsent(d *caddyfile.Dispenser) error {
 		case "logo_url":
 			c.LogoURL, err = oneArg(d)
 		case "primary_color":
-			c.PrimaryColor, err = oneArg(d)
+			c.PrimaryColor, err = colorArg(d)
 		case "background_color":
-			c.BackgroundColor, err = oneArg(d)
+			c.BackgroundColor, err = colorArg(d)
 		case "template":
 			c.Template, err = oneArg(d)
 		default:
@@ -115,4 +120,22 @@ func (a *App) unmarshalSignIn(d *caddyfile.Dispenser) error {
 	}
 	a.SignIn = s
 	return nil
+}
+
+var bareHexColor = regexp.MustCompile(`^(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+// colorArg reads a colour, adding the # to one written without it.
+func colorArg(d *caddyfile.Dispenser) (string, error) {
+	name := d.Val()
+	if !d.NextArg() {
+		return "", d.Errf(`%s needs a colour: write it quoted ("#4f46e5") or without the # (4f46e5); an unquoted # starts a comment`, name)
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	if bareHexColor.MatchString(v) {
+		v = "#" + v
+	}
+	return v, nil
 }
