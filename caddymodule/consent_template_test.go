@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
@@ -107,5 +109,37 @@ func TestConsentTemplateFailsAtRequest(t *testing.T) {
 	_, ok := consentPage(t, g)
 	if !strings.Contains(ok.Body, `name="csrf"`) {
 		t.Errorf("template page for another client: %s", ok.Body)
+	}
+}
+
+// TestReadmeConsentExample: the README's consent and sign_in example parses and passes the
+// checks, and the template it prints is the shipped example (which the tests above render).
+func TestReadmeConsentExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- consent-example:start -->\\s*```caddyfile\\n(.*?)```\\s*<!-- consent-example:end -->").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no consent example between <!-- consent-example:start --> and <!-- consent-example:end -->")
+	}
+	var app App
+	if err := app.UnmarshalCaddyfile(caddyfile.NewTestDispenser(string(m[1]))); err != nil {
+		t.Fatalf("README consent example: %v", err)
+	}
+	if app.Consent == nil || app.SignIn == nil || app.Consent.PrimaryColor != "#4f46e5" {
+		t.Fatalf("README consent example parsed to %+v %+v", app.Consent, app.SignIn)
+	}
+	if err := app.consentOptions().Check(); err != nil {
+		t.Errorf("README consent example: %v", err)
+	}
+	example, err := os.ReadFile("../examples/consent.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := regexp.MustCompile(`(?s)\{\{/\*.*?\*/\}\}\n`).ReplaceAllString(string(example), "")
+	h := regexp.MustCompile("(?s)```html\\n(.*?)```").FindSubmatch(readme)
+	if h == nil || string(h[1]) != shipped {
+		t.Errorf("the README's template is not examples/consent.html (without its comment):\nREADME:\n%s\nexample:\n%s", h, shipped)
 	}
 }
