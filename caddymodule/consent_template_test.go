@@ -9,7 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
 	"github.com/drio-gateway/gateway/internal/testkit"
 )
 
@@ -83,6 +89,28 @@ func TestConsentTemplateCannotSkipCSRF(t *testing.T) {
 	p, err := g.grants().Pending.Get(t.Context(), form.Get("txn"))
 	if err != nil || p.Consented {
 		t.Errorf("pending authorization after the refused approvals: %+v, %v; want it kept and not consented", p, err)
+	}
+}
+
+// TestConsentTemplateWithoutHiddenFieldsWarns: loading a template that never renders the
+// hidden fields says, once, that every approval will be refused; one that does says nothing.
+func TestConsentTemplateWithoutHiddenFieldsWarns(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want int
+	}{
+		{`<form method="post" action="{{.Action}}"><button name="decision" value="approve">Go</button></form>`, 1},
+		{`<form method="post" action="{{.Action}}">{{.Hidden}}<button name="decision" value="approve">Go</button></form>`, 0},
+	} {
+		core, logs := observer.New(zapcore.WarnLevel)
+		a := &App{logger: zap.New(core), Consent: &ConsentConfig{Template: writeTemplate(t, tc.src)}}
+		a.provisionConsent(caddy.NewReplacer())
+		if a.Consent.tmplErr != nil || a.Consent.tmpl == nil {
+			t.Fatalf("template %q: %v", tc.src, a.Consent.tmplErr)
+		}
+		if n := logs.FilterMessageSnippet("no hidden txn and csrf fields").Len(); n != tc.want {
+			t.Errorf("template %q: %d warnings, want %d", tc.src, n, tc.want)
+		}
 	}
 }
 
