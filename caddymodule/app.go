@@ -134,12 +134,9 @@ type App struct {
 	// metadata document. Default: on, public https addresses only.
 	ClientMetadataDocuments *ClientDocumentsConfig `json:"client_metadata_documents,omitempty"`
 
-	// Consent brands the consent page or replaces it with a template. Default: the built-in
-	// drio page.
+	// Consent brands the consent page or replaces it with a template. Default: the built-in page.
 	Consent *ConsentConfig `json:"consent,omitempty"`
-
-	// SignIn says how WorkOS signs users in and what a client may choose on /authorize.
-	// Default: AuthKit, and clients choose nothing.
+	// SignIn says how WorkOS signs users in and what a client may choose. Default: AuthKit.
 	SignIn *SignInConfig `json:"sign_in,omitempty"`
 
 	issuerURL   *url.URL
@@ -263,7 +260,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	a.provisionConsent(repl)
-
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
 	}
@@ -293,10 +289,7 @@ func (a *App) Validate() error {
 	if time.Duration(a.CodeTTL) > 10*time.Minute {
 		return errors.New("drio: code_ttl must be at most 10m (RFC 6749 §4.1.2)")
 	}
-	if err := a.validateConsent(); err != nil {
-		return err
-	}
-	return nil
+	return a.validateConsent()
 }
 
 // Start opens the shared store and starts the JWKS verifier (both reused if a previous config
@@ -388,9 +381,8 @@ func (a *App) oauthConfig() oauth.Config {
 
 		IntrospectionSecretSHA256: a.introspect,
 		LogoutRedirects:           slices.Clone(a.LogoutRedirects),
-
-		Consent: a.consentOptions(),
-		SignIn:  a.signInOptions(),
+		Consent:                   a.consentOptions(),
+		SignIn:                    a.signInOptions(),
 	}
 	cfg.ClientMetadataDocuments = a.clientDocs != nil
 	if !a.RateLimit.Disabled {

@@ -103,6 +103,7 @@ func sampleConsentData() ConsentData {
 		ClientID:     "sample-client",
 		ClientURI:    "https://app.example.com",
 		ClientHost:   "app.example.com",
+		VerifiedHost: "app.example.com",
 		RedirectHost: "127.0.0.1:8765",
 		Scopes:       describeScopes([]string{"openid", "email"}),
 		ScopeNames:   []string{"openid", "email"},
