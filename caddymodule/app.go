@@ -142,6 +142,11 @@ type App struct {
 	registrationToken []byte
 	clientAt          map[string]string // Caddyfile position of each client block, for errors
 
+	// Consent brands the consent page or replaces it with a template. Default: the built-in page.
+	Consent *ConsentConfig `json:"consent,omitempty"`
+	// SignIn says how WorkOS signs users in and what a client may choose. Default: AuthKit.
+	SignIn *SignInConfig `json:"sign_in,omitempty"`
+
 	issuerURL   *url.URL
 	introspect  []byte
 	logger      *zap.Logger
@@ -264,7 +269,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionRegistration(); err != nil {
 		return err
 	}
-
+	a.provisionConsent(repl)
 	if a.DisableConsent {
 		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
 	}
@@ -294,7 +299,10 @@ func (a *App) Validate() error {
 	if time.Duration(a.CodeTTL) > 10*time.Minute {
 		return errors.New("drio: code_ttl must be at most 10m (RFC 6749 §4.1.2)")
 	}
-	return a.validateClients()
+	if err := a.validateClients(); err != nil {
+		return err
+	}
+	return a.validateConsent()
 }
 
 // Start opens the shared store and starts the JWKS verifier (both reused if a previous config
@@ -386,6 +394,8 @@ func (a *App) oauthConfig() oauth.Config {
 
 		IntrospectionSecretSHA256: a.introspect,
 		LogoutRedirects:           slices.Clone(a.LogoutRedirects),
+		Consent:                   a.consentOptions(),
+		SignIn:                    a.signInOptions(),
 	}
 	cfg.ClientMetadataDocuments = a.clientDocs != nil
 	if !a.RateLimit.Disabled {

@@ -55,7 +55,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		storage redis <url> [{
 //			prefix <prefix>
 //		}]
-//		consent on|off
+//		consent [on|off] [{ … }]   (see caddyfile_consent.go)
+//		sign_in { … }
 //		token_issuers <iss...>
 //		audience <aud>
 //		allow_foreign_sessions
@@ -102,17 +103,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "storage":
 			err = a.unmarshalStorage(d)
 		case "consent":
-			var v string
-			if v, err = oneArg(d); err == nil {
-				switch v {
-				case "on":
-					a.DisableConsent = false
-				case "off":
-					a.DisableConsent = true
-				default:
-					err = d.Errf("consent must be on or off, not %q", v)
-				}
-			}
+			err = a.unmarshalConsent(d)
+		case "sign_in":
+			err = a.unmarshalSignIn(d)
 		case "token_issuers":
 			err = appendArgs(d, &a.TokenIssuers)
 		case "audience":

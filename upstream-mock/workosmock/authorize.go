@@ -103,14 +103,26 @@ func (s *Server) checkClient(a authzRequest) (title, detail string, ok bool) {
 	return "", "", true
 }
 
+// errAmbiguousSelector is WorkOS's answer to more than one connection selector.
+var errAmbiguousSelector = errors.New("only one of provider, connection_id or organization_id may be given")
+
 // checkParams validates the rest of the request; failures are reported to
 // the client by redirect.
 func checkParams(a authzRequest) error {
 	if a.ResponseType != "code" {
 		return errors.New("response_type must be 'code'")
 	}
-	if a.Provider == "" && a.ConnectionID == "" && a.OrganizationID == "" {
+	selectors := 0
+	for _, v := range []string{a.Provider, a.ConnectionID, a.OrganizationID} {
+		if v != "" {
+			selectors++
+		}
+	}
+	if selectors == 0 {
 		return errors.New("one of provider, connection_id or organization_id is required")
+	}
+	if selectors > 1 {
+		return errAmbiguousSelector
 	}
 	if a.Provider != "" {
 		if _, ok := oauthProviders[a.Provider]; !ok {
@@ -195,6 +207,29 @@ func redirectWith(redirectURI string, params [][2]string) string {
 	return u.String()
 }
 
+// paramsErrorCode is the error code WorkOS redirects with for a checkParams failure.
+func paramsErrorCode(err error) string {
+	if errors.Is(err, errAmbiguousSelector) {
+		return "ambiguous_connection_selector"
+	}
+	return "invalid_request"
+}
+
+// LastAuthorize returns the query of the last GET /user_management/authorize (nil before
+// the first), so a test can see what reached WorkOS.
+func (s *Server) LastAuthorize() url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastAuthorize == nil {
+		return nil
+	}
+	out := url.Values{}
+	for k, v := range s.lastAuthorize {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
 func redirectError(w http.ResponseWriter, r *http.Request, a authzRequest, status int, code, desc string) {
 	http.Redirect(w, r, redirectWith(a.RedirectURI, [][2]string{
 		{"error", code}, {"error_description", desc}, {"state", a.State},
@@ -208,13 +243,16 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(w, r, EndpointAuthorize) {
 		return
 	}
+	s.mu.Lock()
+	s.lastAuthorize = r.URL.Query()
+	s.mu.Unlock()
 	a := parseAuthzRequest(r.URL.Query())
 	if title, detail, ok := s.checkClient(a); !ok {
 		s.renderErrorPage(w, http.StatusBadRequest, title, detail)
 		return
 	}
 	if err := checkParams(a); err != nil {
-		redirectError(w, r, a, http.StatusFound, "invalid_request", err.Error()+".")
+		redirectError(w, r, a, http.StatusFound, paramsErrorCode(err), err.Error()+".")
 		return
 	}
 	if a.LoginHint != "" {
@@ -245,7 +283,7 @@ func (s *Server) handleAuthorizeComplete(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	if err := checkParams(a); err != nil {
-		redirectError(w, r, a, http.StatusSeeOther, "invalid_request", err.Error()+".")
+		redirectError(w, r, a, http.StatusSeeOther, paramsErrorCode(err), err.Error()+".")
 		return
 	}
 	if r.PostForm.Get("cancel") != "" {

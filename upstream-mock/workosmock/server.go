@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,8 @@ type Server struct {
 	endedList []string
 	faults    map[Endpoint]*Fault
 	hits      map[Endpoint]int64
+	// lastAuthorize is the query of the last GET /user_management/authorize, for tests.
+	lastAuthorize url.Values
 
 	closeOnce sync.Once
 	closed    chan struct{}

@@ -42,6 +42,21 @@ type Pending struct {
 	BindingHash string `json:"binding_hash"`
 	Consented   bool   `json:"consented,omitempty"`
 	CreatedAt   int64  `json:"created_at"`
+	// SignIn is how WorkOS signs the user in for this authorization (nil on records stored
+	// before it was recorded: AuthKit with no hints).
+	SignIn *SignIn `json:"sign_in,omitempty"`
+}
+
+// SignIn is the connection selector (exactly one of Provider, OrganizationID, ConnectionID)
+// and the hints sent to WorkOS for one authorization, already checked against the operator's
+// options.
+type SignIn struct {
+	Provider       string `json:"provider,omitempty"`
+	OrganizationID string `json:"organization_id,omitempty"`
+	ConnectionID   string `json:"connection_id,omitempty"`
+	ScreenHint     string `json:"screen_hint,omitempty"`
+	LoginHint      string `json:"login_hint,omitempty"`
+	DomainHint     string `json:"domain_hint,omitempty"`
 }
 
 // Code is a bridge code, kept under the code's hash. It outlives its redemption as a

@@ -37,6 +37,7 @@ type authzRequest struct {
 	challenge     string
 	resource      string
 	scope         string
+	signIn        *grants.SignIn
 }
 
 func (s *Server) startAuthorization(w http.ResponseWriter, r *http.Request, rt *Runtime) *respond.Error {
@@ -61,6 +62,7 @@ func (s *Server) startAuthorization(w http.ResponseWriter, r *http.Request, rt *
 		BindingHash:      grants.HashString(binding),
 		Consented:        consented,
 		CreatedAt:        time.Now().Unix(),
+		SignIn:           req.signIn,
 	}
 	if err := rt.Grants.Pending.Put(r.Context(), upstreamState, pending, s.cfg.PendingTTL); err != nil {
 		return s.storeFailed(r, "authorize", err)
@@ -153,13 +155,18 @@ func (s *Server) parseAuthorization(r *http.Request, rt *Runtime) (*authzRequest
 		}
 		req.scope = strings.Join(strings.Fields(scope), " ")
 	}
+	signIn, refused := s.parseSignIn(q)
+	if refused != "" {
+		return nil, respond.InvalidRequest("%s", refused).To(toClient)
+	}
+	req.signIn = signIn
 	return req, nil
 }
 
 // redirectToWorkOS sends the browser to AuthKit with our callback, the upstream state and our
 // own S256 challenge.
 func (s *Server) redirectToWorkOS(w http.ResponseWriter, r *http.Request, upstreamState string, p *grants.Pending, status int) *respond.Error {
-	target, err := s.bridge.AuthorizationURL(upstreamState, s256Challenge(p.Verifier))
+	target, err := s.bridge.AuthorizationURL(upstreamState, s256Challenge(p.Verifier), workosSignIn(p.SignIn))
 	if err != nil {
 		s.logger.Error("building the WorkOS authorization URL", zap.Error(err))
 		return respond.Server("The sign-in service is misconfigured").Local()

@@ -11,6 +11,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
@@ -44,23 +47,57 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, rt *Runti
 	if len(scopes) == 0 {
 		scopes = s.cfg.Scopes
 	}
-	page := consentPage{
-		ClientName:   name,
-		VerifiedHost: s.documentHost(req.client),
-		RedirectHost: redirectHost(req.redirectURI),
-		Scopes:       describeScopes(scopes),
-		Action:       s.endpoint("authorize"),
-		Txn:          txn,
-		CSRF:         csrfToken(rt.Secret, txn, binding),
+	v := &s.consent
+	csrf := csrfToken(rt.Secret, txn, binding)
+	nonce := grants.RandomToken(16)
+	page := ConsentData{
+		ClientName:      name,
+		ClientID:        req.client.ID,
+		ClientURI:       req.client.ClientURI,
+		VerifiedHost:    s.documentHost(req.client),
+		RedirectHost:    redirectHost(req.redirectURI),
+		Scopes:          describeScopes(scopes),
+		ScopeNames:      scopes,
+		Action:          s.endpoint("authorize"),
+		Hidden:          hiddenFields(txn, csrf),
+		Txn:             txn,
+		CSRF:            csrf,
+		Nonce:           nonce,
+		Stylesheet:      v.stylesheet,
+		ProductName:     v.productName,
+		LogoURL:         v.logoURL,
+		PrimaryColor:    v.primary,
+		BackgroundColor: v.background,
 	}
+	if u, err := url.Parse(req.client.ClientURI); err == nil {
+		page.ClientHost = u.Host
+	}
+	// Rendered into a buffer first: a template that fails half-way sends the error page, not
+	// half a form.
 	var buf bytes.Buffer
-	if err := consentTemplate.Execute(&buf, page); err != nil {
+	if err := v.tmpl.Execute(&buf, page); err != nil {
+		s.logTemplateFailure(err)
 		return respond.Server("The consent page could not be shown").Local()
 	}
-	respond.PageHeaders(w, s.formAction(req.redirectURI))
+	respond.PageHeaders(w, "")
+	w.Header().Set("Content-Security-Policy", v.csp(nonce, s.formAction(req.redirectURI)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// templateLogEvery spaces the lines that say the consent template fails.
+const templateLogEvery = time.Minute
+
+// logTemplateFailure says at Error level, at most once a minute, that the consent template
+// failed, so a broken template does not flood the log with one line per visitor.
+func (s *Server) logTemplateFailure(err error) {
+	now := time.Now().UnixNano()
+	last := s.lastTemplateLog.Load()
+	if now-last >= int64(templateLogEvery) && s.lastTemplateLog.CompareAndSwap(last, now) {
+		s.logger.Error("the consent page template failed; users see an error page instead of the consent form: fix the consent template",
+			zap.Bool("custom_template", s.consent.custom), zap.Error(err))
+	}
 }
 
 // formAction lists where the consent form may lead. Browsers apply form-action to every

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -79,6 +80,10 @@ type Config struct {
 	// registration requires as a bearer token (RFC 7591 §3). Empty: registration is open to
 	// anyone.
 	RegistrationTokenSHA256 []byte
+	// Consent brands or replaces the consent page.
+	Consent ConsentOptions
+	// SignIn are the WorkOS sign-in defaults and what a client may choose per request.
+	SignIn SignInOptions
 }
 
 // Runtime is what the Caddy app acquires when it starts and shares with every handler.
@@ -123,6 +128,9 @@ type Server struct {
 	// statics are the configured clients by id; secrets checks their secrets.
 	statics map[string]*staticClient
 	secrets *secretChecker
+	// consent is the consent page as configured; lastTemplateLog throttles its failure log.
+	consent         consentView
+	lastTemplateLog atomic.Int64
 }
 
 // route is one endpoint: the methods it answers, its rate-limit bucket ("" for none), whether
@@ -161,6 +169,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.clientIP == nil {
 		s.clientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
+	if err := cfg.Consent.Check(); err != nil {
+		return nil, err
+	}
+	if err := cfg.SignIn.Check(); err != nil {
+		return nil, err
+	}
+	s.consent = newConsentView(cfg.Consent)
 	var err error
 	if s.statics, err = buildStatic(cfg.StaticClients); err != nil {
 		return nil, err

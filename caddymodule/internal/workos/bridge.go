@@ -67,13 +67,40 @@ func (b *Bridge) JWKSURL() string {
 	return u.String()
 }
 
+// ProviderAuthKit is the provider that signs users in through the AuthKit hosted page.
+const ProviderAuthKit = "authkit"
+
+// Providers are the provider values WorkOS User Management accepts: AuthKit and the OAuth
+// providers it can send the user to directly.
+var Providers = []string{ProviderAuthKit, "GoogleOAuth", "GitHubOAuth", "MicrosoftOAuth", "AppleOAuth"}
+
+// SignIn says how WorkOS signs the user in: one connection selector (Provider, OrganizationID
+// or ConnectionID; none means AuthKit) and optional hints. ScreenHint needs provider authkit.
+type SignIn struct {
+	Provider       string
+	OrganizationID string
+	ConnectionID   string
+	ScreenHint     string
+	LoginHint      string
+	DomainHint     string
+}
+
 // AuthorizationURL is the AuthKit sign-in URL for one pending authorization: the gateway's
-// callback, its opaque state and its own S256 challenge (never the client's).
-func (b *Bridge) AuthorizationURL(state, challenge string) (string, error) {
+// callback, its opaque state and its own S256 challenge (never the client's), and the sign-in
+// choices in.
+func (b *Bridge) AuthorizationURL(state, challenge string, in SignIn) (string, error) {
+	if in.Provider == "" && in.OrganizationID == "" && in.ConnectionID == "" {
+		in.Provider = ProviderAuthKit
+	}
 	u, err := b.client.GetAuthorizationURL(usermanagement.GetAuthorizationURLOpts{
 		ClientID:            b.clientID,
 		RedirectURI:         b.callback,
-		Provider:            "authkit",
+		Provider:            in.Provider,
+		OrganizationID:      in.OrganizationID,
+		ConnectionID:        in.ConnectionID,
+		ScreenHint:          usermanagement.ScreenHint(in.ScreenHint),
+		LoginHint:           in.LoginHint,
+		DomainHint:          in.DomainHint,
 		State:               state,
 		CodeChallenge:       challenge,
 		CodeChallengeMethod: "S256",
