@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -48,7 +49,7 @@ func groupedBars(title, ylabel string, groups []string, ss []series) (*plot.Plot
 		b.Color = palette[i%len(palette)]
 		b.Offset = w * vg.Length(float64(i)-float64(len(ss)-1)/2)
 		p.Add(b)
-		p.Legend.Add(s.name, b)
+		p.Legend.Add(s.name+strings.Repeat(" ", 2+len(s.name)/5), b) // see the note in writeCharts
 	}
 	p.NominalX(groups...)
 	p.Add(plotter.NewGrid())
@@ -127,10 +128,16 @@ func chartSeries(rep *report, value func(*cell) float64) (groups []string, ss []
 // chartLabel shortens the long bucket names for the chart's axis (the table has them whole).
 func chartLabel(bucket string) string {
 	switch bucket {
-	case bucketOutside:
-		return "no request on stack"
 	case bucketCaddy:
 		return "Caddy server"
+	case bucketConn:
+		return "net/http server"
+	case bucketOutbound:
+		return "outbound HTTP"
+	case bucketBadger:
+		return "Badger goroutines"
+	case bucketOutside:
+		return "other"
 	}
 	return bucket
 }
@@ -175,7 +182,11 @@ func writeCharts(rep *report, dir, rel string) error {
 		var values []float64
 		// Smallest at the bottom of the list = drawn first; pprof order is largest first.
 		for i := len(shares) - 1; i >= 0; i-- {
-			labels = append(labels, chartLabel(shares[i].bucket))
+			// Trailing spaces: the width is measured with the plot's own font, while a browser
+			// without it draws a wider fallback (and drops trailing spaces), which would run the
+			// label into the bar.
+			l := chartLabel(shares[i].bucket)
+			labels = append(labels, l+strings.Repeat(" ", 2+len(l)/5))
 			values = append(values, shares[i].share*perFlow)
 		}
 		p, err := horizontalBars(fmt.Sprintf("Gateway CPU per full flow by handler (%.2f ms in all)", perFlow), "ms of CPU per flow", labels, values)

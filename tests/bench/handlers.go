@@ -2,8 +2,10 @@
 // innermost frame on the sample's stack that is one of the gateway's handlers (or Caddy's
 // reverse proxy, or Caddy's HTTP server) names its bucket, so a WorkOS call made from the
 // callback counts for the callback, and the proxying behind drio_protect counts for
-// reverse_proxy, not for drio_protect. Samples on no request's stack (connection I/O
-// goroutines, GC, timers) form a bucket of their own.
+// reverse_proxy, not for drio_protect. Outside any handler, net/http's connection loop (reading
+// requests, writing responses), the outbound connections' goroutines, Badger's own goroutines
+// (a store commit is written there, not on the request's stack), the GC and the scheduler have
+// buckets of their own; whatever is left is "other".
 
 package main
 
@@ -19,8 +21,13 @@ import (
 type handlerRule struct{ fn, bucket string }
 
 const (
-	bucketCaddy   = "Caddy HTTP server, outside the handlers"
-	bucketOutside = "no request on the stack (connection I/O, outbound HTTP, GC, runtime)"
+	bucketCaddy    = "Caddy HTTP server, outside the handlers"
+	bucketConn     = "net/http server: reading requests, writing responses"
+	bucketOutbound = "outbound HTTP connections (WorkOS, the upstream)"
+	bucketGC       = "garbage collector"
+	bucketBadger   = "Badger's own goroutines (commits, watermarks)"
+	bucketSched    = "Go scheduler"
+	bucketOutside  = "other (runtime, timers, background work)"
 )
 
 // handlerRules, matched against whole function names. The order does not matter: the
@@ -37,6 +44,16 @@ var handlerRules = []handlerRule{
 	{"github.com/drio-gateway/gateway/caddymodule.(*Protect).ServeHTTP", "drio_protect (bearer check)"},
 	{"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy.(*Handler).ServeHTTP", "reverse_proxy"},
 	{"github.com/caddyserver/caddy/v2/modules/caddyhttp.(*Server).ServeHTTP", bucketCaddy},
+	{"net/http.(*conn).serve", bucketConn},
+	{"net/http.(*persistConn).readLoop", bucketOutbound},
+	{"net/http.(*persistConn).writeLoop", bucketOutbound},
+	{"net/http.(*Transport).dialConnFor", bucketOutbound},
+	{"runtime.gcBgMarkWorker", bucketGC},
+	{"runtime.bgsweep", bucketGC},
+	{"runtime.bgscavenge", bucketGC},
+	{"github.com/dgraph-io/badger/v4.(*DB).writeRequests", bucketBadger},
+	{"github.com/dgraph-io/badger/v4/y.(*WaterMark).process", bucketBadger},
+	{"runtime.mcall", bucketSched},
 }
 
 // handlerShare is one bucket's CPU share of the profile.

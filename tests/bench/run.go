@@ -151,6 +151,7 @@ func run(o options) error {
 		log.Printf("latency matrix: %d targets x %v connections x %d rounds x %v", len(rep.targets), o.concs, o.rounds, o.cellDur)
 		rep.matrix = matrix(rep.targets, o.concs, o.rounds, o.cellDur, log.Printf)
 		printMatrix(os.Stdout, rep)
+		printPeer(os.Stdout, rep)
 	}
 
 	// Profile of the gateway under the protected load (not part of the measurement).
