@@ -89,7 +89,7 @@ func writeReport(rep *report) error {
 	fmt.Fprintf(&b, "### Side by side\n\n")
 	printMatrix(&b, rep)
 	printPeer(&b, rep)
-	fmt.Fprintf(&b, "`protected` carries `Authorization: Bearer <a real WorkOS stand-in token from a full flow>`; `direct` and `plain` carry the identity headers the gateway would set, so the upstream does the same work for all three. `added` = gateway minus plain Caddy.\n\n")
+	fmt.Fprintf(&b, "`protected` (and oauth2-proxy) carry `Authorization: Bearer <a real WorkOS stand-in token from a full flow>`; `direct` and `plain` carry the identity headers the gateway would set, so the upstream does the same work for all of them. `added` = gateway minus plain Caddy.\n\n")
 
 	writeMiss(&b, rep)
 
