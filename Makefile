@@ -50,10 +50,16 @@ test-deps:
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## bench: side-by-side load (upstream, plain reverse_proxy, gateway), flows/s, memory, Go benchmarks -> BENCHMARKS.md
+## bench: side-by-side load (upstream, plain reverse_proxy, gateway, oauth2-proxy), cache-miss
+## load, flows/s, memory, Go benchmarks -> BENCHMARKS.md and its SVG charts in bench-charts/.
+## oauth2-proxy (the peer) is built into bin/ from the Go module proxy, outside our go.mod;
+## without it the report says why and skips its rows.
+PEER_MODULE ?= github.com/oauth2-proxy/oauth2-proxy/v7@v7.15.6
 bench:
 	$(GO) build -o bin/bench-caddy ./cmd/caddy
 	$(GO) build -o bin/upstream-mock ./upstream-mock
+	@test -x bin/oauth2-proxy || GOBIN=$(CURDIR)/bin $(GO) install $(PEER_MODULE) || \
+	  echo "make bench: could not build $(PEER_MODULE) (no Go module proxy?); the report will skip the peer"
 	$(GO) run ./tests/bench -caddy bin/bench-caddy -mock bin/upstream-mock -out BENCHMARKS.md -command 'make bench' $(BENCH_FLAGS)
 
 ## fuzz: each fuzz target for FUZZTIME

@@ -17,6 +17,13 @@ type target struct {
 	url       string
 	header    http.Header
 	pid       int // the process that serves it (its CPU time is counted per request)
+	// token, when set, gives each request its bearer token; "" means the tokens are used up,
+	// and the worker stops (the cell then lasts less than its duration).
+	token func() string
+	// beforeCell, when set, runs before each timed cell (e.g. to hand the cell its share of
+	// a token supply); noWarmUp skips the target in the untimed warm-up.
+	beforeCell func()
+	noWarmUp   bool
 }
 
 // cell is the result of one target at one concurrency, summed over the rounds.
@@ -72,6 +79,13 @@ func drive(client *http.Client, t target, conc int, d time.Duration) (requests, 
 				for k, v := range t.header {
 					req.Header[k] = v
 				}
+				if t.token != nil {
+					tok := t.token()
+					if tok == "" {
+						break
+					}
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -113,6 +127,9 @@ func matrix(targets []target, concs []int, rounds int, d time.Duration, logf fun
 	}
 	// Warm-up: open the connections and fill the caches.
 	for _, t := range targets {
+		if t.noWarmUp {
+			continue
+		}
 		if n, e, _, _ := drive(client, t, maxConc, 400*time.Millisecond); e > 0 || n == 0 {
 			logf("warm-up %s: %d ok, %d errors", t.name, n, e)
 		}
@@ -122,6 +139,9 @@ func matrix(targets []target, concs []int, rounds int, d time.Duration, logf fun
 			// Rotate the order each round, so no target always runs first.
 			for i := range targets {
 				t := targets[(i+r)%len(targets)]
+				if t.beforeCell != nil {
+					t.beforeCell()
+				}
 				cpu0, _ := cpuSeconds(t.pid)
 				n, e, lat, el := drive(client, t, c, d)
 				cpu1, _ := cpuSeconds(t.pid)

@@ -15,10 +15,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drio-gateway/gateway/caddymodule/verifier"
 )
+
+// allPhases are the parts of a full run: matrix (side by side), peer (oauth2-proxy in the
+// matrix and the cache-miss loads), miss (cache-miss loads), flows (flows/s and scale-out), mem
+// (memory), gobench (Go benchmarks), charts (SVG charts).
+var allPhases = []string{"matrix", "peer", "miss", "flows", "mem", "gobench", "charts"}
 
 type options struct {
 	caddyBin, mockBin, out, command, profileDir string
+	peerBin, chartsDir                          string
+	missPool, missFresh                         int
 	concs                                       []int
 	rounds                                      int
 	cellDur, flowDur                            time.Duration
@@ -37,6 +46,10 @@ func main() {
 	flag.StringVar(&o.mockBin, "mock", "bin/upstream-mock", "upstream-mock binary")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report file (the generated section is replaced; text outside it is kept)")
 	flag.StringVar(&o.command, "command", "go run ./tests/bench", "the command line recorded in the report")
+	flag.StringVar(&o.peerBin, "peer", "bin/oauth2-proxy", "oauth2-proxy "+peerVersion+" binary, the peer (make bench builds it; without it the peer rows are skipped)")
+	flag.StringVar(&o.chartsDir, "charts", "bench-charts", "where the SVG charts go, relative to the report's directory")
+	flag.IntVar(&o.missPool, "miss-pool", 2*verifier.DefaultCacheSize, "distinct tokens of the cache-miss pool load (the gateway's verifier caches 10000)")
+	flag.IntVar(&o.missFresh, "miss-fresh", 9600, "never-seen tokens per target in the cache-miss phase, split evenly over its cells")
 	flag.StringVar(&o.profileDir, "profile-dir", "bin/bench-pprof", "where the gateway's CPU profiles go")
 	flag.StringVar(&concs, "conc", "1,16,64", "concurrency levels")
 	flag.IntVar(&o.rounds, "rounds", 6, "interleaved rounds")
@@ -48,7 +61,7 @@ func main() {
 	flag.Int64Var(&o.memRequests, "mem-requests", 1000000, "protected requests in the memory run")
 	flag.DurationVar(&o.memBudget, "mem-budget", 75*time.Second, "time budget of the memory run's requests")
 	flag.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks")
-	phases := flag.String("phases", "matrix,flows,mem", "phases to run (for experiments; the report needs all three)")
+	phases := flag.String("phases", strings.Join(allPhases, ","), "phases to run, of "+strings.Join(allPhases, ",")+" (for experiments: the report is written only when all run; a partial run prints its tables and verdicts, and writes the charts with \"charts\")")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {

@@ -69,9 +69,11 @@ func seedStore(dir string, n int, sessionTTL time.Duration) error {
 func benchSID(i int) string  { return fmt.Sprintf("session_01BENCH%011d", i) }
 func benchUser(i int) string { return fmt.Sprintf("user_01BENCH%014d", i) }
 
-// mintTokens signs k access tokens, one per seeded session 0..k-1, exactly as the WorkOS
-// stand-in does (RS256, kid, WorkOS claims), in parallel with the stand-in's signing key.
-func mintTokens(wm *workosmock.Server, k int, ttl time.Duration) []string {
+// mintTokens signs access tokens from..to-1 exactly as the WorkOS stand-in does (RS256, kid,
+// WorkOS claims), in parallel with the stand-in's signing key: token i has jti i and belongs to
+// seeded session i mod sessions (pass sessions ≥ to for one token per session).
+func mintTokens(wm *workosmock.Server, from, to, sessions int, ttl time.Duration) []string {
+	k := to - from
 	kid, key := wm.SigningKey()
 	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": kid})
 	h64 := base64.RawURLEncoding.EncodeToString(hdr)
@@ -84,12 +86,13 @@ func mintTokens(wm *workosmock.Server, k int, ttl time.Duration) []string {
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= k {
+				j := int(next.Add(1) - 1)
+				if j >= k {
 					return
 				}
+				i, s := from+j, (from+j)%sessions
 				claims, _ := json.Marshal(map[string]any{
-					"iss": wm.Issuer(), "sub": benchUser(i), "sid": benchSID(i), "jti": fmt.Sprintf("jti%d", i),
+					"iss": wm.Issuer(), "sub": benchUser(s), "sid": benchSID(s), "jti": fmt.Sprintf("jti%d", i),
 					"iat": now.Unix(), "exp": now.Add(ttl).Unix(), "org_id": workosmock.DemoOrgID,
 					"role": "member", "permissions": []string{"apps:read"},
 				})
@@ -99,7 +102,7 @@ func mintTokens(wm *workosmock.Server, k int, ttl time.Duration) []string {
 				if err != nil {
 					panic(err)
 				}
-				out[i] = signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+				out[j] = signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 			}
 		}()
 	}

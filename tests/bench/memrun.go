@@ -47,7 +47,7 @@ func memoryRun(o options, rep *report, tmp, resAddr, workosURL string, wm *worko
 	m.baseRSS, m.baseHWM, _ = memKiB(g.pid())
 	t = time.Now()
 	n := min(o.memTokens, o.memN)
-	tokens := mintTokens(wm, n, 30*time.Minute)
+	tokens := rep.sessionTokens(wm, n)
 	m.mint, m.tokens = time.Since(t), n
 	log.Printf("memory: minted %d tokens in %v; gateway VmRSS %.1f MiB at start", n, m.mint.Round(time.Millisecond), float64(m.baseRSS)/1024)
 	// Check a token first, so a wiring mistake fails loudly rather than as a million 401s.

@@ -44,8 +44,13 @@ func (s *syncBuffer) String() string {
 }
 
 func startProc(name, home string, bin string, args ...string) (*proc, error) {
+	return startProcEnv(name, home, bin, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the child's environment.
+func startProcEnv(name, home string, bin string, env []string, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	cmd.Env = append(append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home), env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

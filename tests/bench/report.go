@@ -72,64 +72,6 @@ func benchLine(out, name string) (ns float64, allocs int64, ok bool) {
 	return
 }
 
-type verdict struct{ target, measured, result string }
-
-func metMissed(ok bool, miss string) string {
-	if ok {
-		return "**met**"
-	}
-	return "**missed** " + miss
-}
-
-func verdicts(rep *report) []verdict {
-	var v []verdict
-	for _, c := range rep.o.concs {
-		if c < 16 {
-			continue
-		}
-		p, pl := rep.matrix["protected"][c], rep.matrix["plain"][c]
-		r := p.rps() / pl.rps()
-		v = append(v, verdict{fmt.Sprintf("protected ≥ 0.95× plain reverse_proxy req/s at %d conns", c),
-			fmt.Sprintf("%.3f× (rounds: plain %s, protected %s req/s; gateway CPU %+.1f µs/req over plain Caddy)", r, spread(pl), spread(p), p.cpuPerRequest()-pl.cpuPerRequest()), metMissed(r >= 0.95, fmt.Sprintf("by %.1f points (%.3f short of 0.95)", 100*(0.95-r), 0.95-r))})
-	}
-	for _, c := range rep.o.concs {
-		p, pl := rep.matrix["protected"][c], rep.matrix["plain"][c]
-		add := p.pct(0.99) - pl.pct(0.99)
-		v = append(v, verdict{fmt.Sprintf("protected added p99 < 200 µs at %d conns", c),
-			fmt.Sprintf("%+d µs (p99 per round: plain %s–%s, protected %s–%s µs)", add.Microseconds(), us(slices.Min(pl.roundP99)), us(slices.Max(pl.roundP99)), us(slices.Min(p.roundP99)), us(slices.Max(p.roundP99))), metMissed(add < 200*time.Microsecond, fmt.Sprintf("by %d µs", (add-200*time.Microsecond).Microseconds()))})
-	}
-	if rep.goBench != "" {
-		ns, allocs, ok := benchLine(rep.goBench, "BenchmarkVerifyCached")
-		if ok {
-			v = append(v, verdict{"cached verify < 2 µs and ≤ 5 allocs", fmt.Sprintf("%.0f ns, %d allocs", ns, allocs),
-				metMissed(ns < 2000 && allocs <= 5, fmt.Sprintf("(%.0f ns, %d allocs)", ns, allocs))})
-		}
-		fs, fa, ok1 := benchLine(rep.goBench, "BenchmarkVerifyFirstSight")
-		js, ja, ok2 := benchLine(rep.goBench, "BenchmarkJWXParse")
-		if ok1 && ok2 {
-			v = append(v, verdict{"first-sight verify no slower than jwx's own jwt.Parse", fmt.Sprintf("%.1f µs / %d allocs vs jwx %.1f µs / %d allocs", fs/1000, fa, js/1000, ja),
-				metMissed(fs <= js*1.02, fmt.Sprintf("by %.1f µs", (fs-js)/1000))})
-		}
-	}
-	s := rep.flows["shipped"]
-	ours := 0.0
-	for _, x := range s.procCPU {
-		ours += x
-	}
-	v = append(v, verdict{"≥ 300 full flows/s (shipped store)", fmt.Sprintf("%.1f flows/s with our processes getting %.0f%% of the 2 cores (machine %.0f%% busy); %.0f flows/s if they had them all",
-		s.perSecond(), 100*ours/(2*s.elapsed.Seconds()), 100*s.busy, float64(runtime.NumCPU())*float64(s.flows)/max(ours, 1e-9)),
-		metMissed(s.perSecond() >= 300, fmt.Sprintf("by %.0f flows/s (%.0f%% of target)", 300-s.perSecond(), 100*s.perSecond()/300))})
-	v = append(v, verdict{"gateway CPU per flow < 1 ms (shipped store)", fmt.Sprintf("%.3f ms", 1000*s.cpuPerFlow()),
-		metMissed(s.cpuPerFlow() < 0.001, fmt.Sprintf("by %.3f ms", 1000*s.cpuPerFlow()-1))})
-	m := rep.mem
-	hwm := float64(m.finalHWM) / 1024
-	v = append(v, verdict{fmt.Sprintf("RSS < 300 MiB with %dk clients and %dk sessions", m.clients/1000, m.clients/1000),
-		fmt.Sprintf("VmRSS %.1f MiB, VmHWM %.1f MiB", float64(m.finalRSS)/1024, hwm), metMissed(hwm < 300, fmt.Sprintf("by %.1f MiB", hwm-300))})
-	v = append(v, verdict{"RSS stops growing under load", fmt.Sprintf("%+.1f MiB from the 2nd sample to the end (limit %.1f MiB)", float64(m.growthKiB)/1024, float64(m.growthLimit)/1024),
-		metMissed(m.stable, "")})
-	return v
-}
-
 func writeReport(rep *report) error {
 	var b bytes.Buffer
 	o := rep.o
@@ -142,13 +84,14 @@ func writeReport(rep *report) error {
 	fmt.Fprintf(&b, "- **Setup:** upstream-mock's resource API in its own process; plain Caddy (`reverse_proxy` only) and the gateway (same `./cmd/caddy` binary, `drio_oauth` + `drio_protect` + `reverse_proxy`, Badger store, **`rate_limit off`** because all load comes from one IP) each in their own process; the WorkOS stand-in and the load generator in the bench process. One Go `http.Transport` (keep-alive, up to %d idle conns per host) for all targets.\n", slices.Max(o.concs))
 	fmt.Fprintf(&b, "- **Latency matrix:** %d interleaved rounds; in each round every concurrency level runs every target for %v (target order rotated each round). req/s is over all rounds; p50/p99 over every request of all rounds; \"rounds\" shows the per-round spread.\n\n", o.rounds, o.cellDur)
 
-	fmt.Fprintf(&b, "### Targets\n\n| target | measured | result |\n| --- | --- | --- |\n")
-	for _, v := range verdicts(rep) {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", v.target, v.measured, v.result)
-	}
-	fmt.Fprintf(&b, "\n### Side by side\n\n")
+	fmt.Fprintf(&b, "The verdict on every target is the last table of this section.\n\n")
+	writeChartLinks(&b, rep)
+	fmt.Fprintf(&b, "### Side by side\n\n")
 	printMatrix(&b, rep)
-	fmt.Fprintf(&b, "`protected` carries `Authorization: Bearer <a real WorkOS stand-in token from a full flow>`; `direct` and `plain` carry the identity headers the gateway would set, so the upstream does the same work for all three. `added` = gateway minus plain Caddy.\n\n")
+	printPeer(&b, rep)
+	fmt.Fprintf(&b, "`protected` (and oauth2-proxy) carry `Authorization: Bearer <a real WorkOS stand-in token from a full flow>`; `direct` and `plain` carry the identity headers the gateway would set, so the upstream does the same work for all of them. `added` = gateway minus plain Caddy.\n\n")
+
+	writeMiss(&b, rep)
 
 	fmt.Fprintf(&b, "### Full OAuth flows\n\n")
 	fmt.Fprintf(&b, "Each flow: register → authorize (consent page) → consent POST → WorkOS stand-in sign-in (`login_hint`) → callback (WorkOS code exchange, token verification, session record) → token → one protected call → refresh (WorkOS refresh grant). %d concurrent flows for %v per setup, in 4 slices rotating over this table's two gateways and the scale-out setups below (all running), so other load hits all alike; the WorkOS stand-in signs two RS256 tokens per flow on the same two cores. Gateway CPU = utime+stime of the Caddy process from `/proc/<pid>/stat`.\n\n", o.flowConc, o.flowDur)
@@ -203,6 +146,9 @@ func writeReport(rep *report) error {
 			}
 		}
 	}
+	writeFlowHandlers(&b, rep)
+	fmt.Fprintf(&b, "\n### Verdict\n\n")
+	printVerdicts(&b, verdicts(rep))
 	fmt.Fprintln(&b, endMark)
 
 	old, err := os.ReadFile(o.out)

@@ -19,19 +19,24 @@ import (
 )
 
 type report struct {
-	o         options
-	started   time.Time
-	total     time.Duration
-	targets   []target
-	matrix    map[string]map[int]*cell
-	flows     map[string]flowStats
-	mem       memResult
-	goBench   string
-	profiles  map[string]string // name -> pprof -top text
-	profPaths map[string]string
-	loadStart string
-	loadEnd   string
-	redisSkip string // why the Redis setups did not run ("" when they did)
+	o          options
+	started    time.Time
+	total      time.Duration
+	targets    []target
+	matrix     map[string]map[int]*cell
+	flows      map[string]flowStats
+	mem        memResult
+	goBench    string
+	profiles   map[string]string // name -> pprof -top text
+	profPaths  map[string]string
+	loadStart  string
+	loadEnd    string
+	redisSkip  string // why the Redis setups did not run ("" when they did)
+	peerSkip   string // why the peer did not run ("" when it did)
+	minted     []string
+	miss       *missResult
+	charts     []chart // written next to the report
+	flowShares []handlerShare
 }
 
 func run(o options) error {
@@ -117,10 +122,36 @@ func run(o options) error {
 		{key: "plain-public", name: "Caddy reverse_proxy `/api/v1/templates`", url: "http://" + plainAddr + "/api/v1/templates", pid: plain.pid()},
 		{key: "public", name: "gateway public `/api/v1/templates`", url: gwURL + "/api/v1/templates", pid: gw.pid()},
 	}
+	// The peer, oauth2-proxy, on the same route with the same token, once it has shown that it
+	// really verifies and passes the identity on.
+	var peer *proc
+	var peerBase string
+	var peerPid int
+	if o.phases["peer"] {
+		addr := freeAddr()
+		p, err := startPeer(o.peerBin, filepath.Join(tmp, "peer"), addr, resAddr, workosURL, wm.Issuer())
+		if err == nil {
+			if err = checkPeer("http://"+addr, first.access, workosmock.DemoAdaID); err != nil {
+				err = fmt.Errorf("%v\n%s", err, tail(p.out.String(), 1500))
+				p.stop()
+			}
+		}
+		if err != nil {
+			rep.peerSkip = err.Error()
+			log.Printf("peer (oauth2-proxy) skipped: %v", err)
+		} else {
+			peer, peerBase, peerPid = p, "http://"+addr, p.pid()
+			defer peer.stop()
+			log.Printf("peer: oauth2-proxy %s on %s refuses no token and a forged one, and passes X-Drio-User-Id", peerVersion, addr)
+			rep.targets = append(rep.targets, target{key: "peer", name: "oauth2-proxy protected `/api/v1/me` (bearer)", url: peerBase + "/api/v1/me",
+				header: http.Header{"Authorization": {"Bearer " + first.access}}, pid: peerPid})
+		}
+	}
 	if o.phases["matrix"] {
 		log.Printf("latency matrix: %d targets x %v connections x %d rounds x %v", len(rep.targets), o.concs, o.rounds, o.cellDur)
 		rep.matrix = matrix(rep.targets, o.concs, o.rounds, o.cellDur, log.Printf)
 		printMatrix(os.Stdout, rep)
+		printPeer(os.Stdout, rep)
 	}
 
 	// Profile of the gateway under the protected load (not part of the measurement).
@@ -142,21 +173,40 @@ func run(o options) error {
 			drive(&http.Client{Transport: newTransport(maxConc)}, rep.targets[2], maxConc, d)
 		})
 	}
-	pids := map[string]int{"gateway": gw.pid(), "upstream-mock": mock.pid(), benchProc: os.Getpid()}
-	if !o.phases["flows"] {
-		gw.stop()
-		plain.stop()
-		if o.phases["mem"] {
-			if err := memoryRun(o, rep, tmp, resAddr, workosURL, wm); err != nil {
-				return err
-			}
+	if o.phases["miss"] {
+		if err := missRun(o, rep, tmp, resAddr, workosURL, wm, peerBase, peerPid); err != nil {
+			return err
 		}
-		return nil
 	}
+	peer.stop()
+	pids := map[string]int{"gateway": gw.pid(), "upstream-mock": mock.pid(), benchProc: os.Getpid()}
+	if o.phases["flows"] {
+		if err := flowPhase(o, rep, tmp, resAddr, workosURL, fr, pids, prof); err != nil {
+			return err
+		}
+	}
+	gw.stop()
+	plain.stop()
+	if o.phases["mem"] {
+		// Memory: 100k clients, 100k sessions, then many protected requests.
+		if err := memoryRun(o, rep, tmp, resAddr, workosURL, wm); err != nil {
+			return err
+		}
+	}
+	mock.stop()
+	if o.goBench && o.phases["gobench"] {
+		log.Printf("Go benchmarks")
+		rep.goBench = goBenchmarks()
+	}
+	rep.total = time.Since(t0)
+	rep.loadEnd = loadavg()
+	return finish(rep)
+}
 
-	// Flow throughput: the shipped gateway, one with sync_writes, one on Redis and two on one
-	// Redis, interleaved in slices (the order rotated each slice) so that other load on the
-	// machine hits all alike.
+// flowPhase measures flow throughput: the shipped gateway, one with sync_writes, one on Redis
+// and two on one Redis, interleaved in slices (the order rotated each slice) so that other
+// load on the machine hits all alike; then it profiles the shipped gateway under flows.
+func flowPhase(o options, rep *report, tmp, resAddr, workosURL string, fr *flowRunner, pids map[string]int, prof func(string, func(time.Duration))) error {
 	syncCfg := gatewayConfig{Addr: freeAddr(), Admin: freeAddr(), Upstream: resAddr, WorkOS: workosURL, DataDir: filepath.Join(tmp, "gw-sync-data"), SyncWrites: true}
 	gwSync, err := startCaddy("gateway-sync", o.caddyBin, filepath.Join(tmp, "gw-sync"), syncCfg.caddyfile(), "http://"+syncCfg.Addr+"/.well-known/oauth-authorization-server")
 	if err != nil {
@@ -170,7 +220,7 @@ func run(o options) error {
 	syncPids := maps.Clone(pids)
 	syncPids["gateway"] = gwSync.pid()
 	setups := []flowSetup{{key: "shipped", fr: fr, pid: pids}, {key: "sync", fr: frSync, pid: syncPids}}
-	scaleOut, stopScaleOut, skip, err := startScaleOut(o, tmp, resAddr, workosURL, map[string]int{"upstream-mock": mock.pid(), benchProc: os.Getpid()})
+	scaleOut, stopScaleOut, skip, err := startScaleOut(o, tmp, resAddr, workosURL, map[string]int{"upstream-mock": pids["upstream-mock"], benchProc: os.Getpid()})
 	defer stopScaleOut()
 	if err != nil {
 		return err
@@ -192,29 +242,6 @@ func run(o options) error {
 	}
 	stopScaleOut()
 	prof("flows", func(d time.Duration) { fr.throughput(pids, o.flowConc, d) })
-	gw.stop()
-	gwSync.stop()
-	plain.stop()
-
-	if !o.phases["mem"] {
-		return nil
-	}
-	// Memory: 100k clients, 100k sessions, then many protected requests.
-	if err := memoryRun(o, rep, tmp, resAddr, workosURL, wm); err != nil {
-		return err
-	}
-	mock.stop()
-
-	if o.goBench {
-		log.Printf("Go benchmarks")
-		rep.goBench = goBenchmarks()
-	}
-	rep.total = time.Since(t0)
-	rep.loadEnd = loadavg()
-	if err := writeReport(rep); err != nil {
-		return err
-	}
-	log.Printf("done in %v; report in %s, profiles in %s", rep.total.Round(time.Second), o.out, o.profileDir)
 	return nil
 }
 
