@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -356,55 +355,6 @@ func (a *App) runtime(ctx context.Context) (*oauth.Runtime, error) {
 	case <-t.C:
 	}
 	return nil, errors.New("drio app is not started")
-}
-
-// newServer builds an OAuth server from the app's configuration, logging to logger.
-func (a *App) newServer(logger *zap.Logger) (*oauth.Server, error) {
-	return oauth.New(a.oauthConfig(), oauth.Deps{
-		Bridge:    a.bridge,
-		Runtime:   a.runtime,
-		RequestID: requestID,
-		ClientIP:  clientIP,
-		Logger:    logger,
-
-		ClientDocuments: a.clientDocs,
-	})
-}
-
-// callbackURL is where WorkOS sends the browser back; it must be registered at WorkOS as a
-// redirect URI.
-func (a *App) callbackURL() string { return a.Issuer + a.APIBase + "/auth/callback" }
-
-// oauthConfig is the OAuth server's view of the app's configuration.
-func (a *App) oauthConfig() oauth.Config {
-	cfg := oauth.Config{
-		Issuer:          a.Issuer,
-		APIBase:         a.APIBase,
-		Scopes:          slices.Clone(a.Scopes),
-		RedirectSchemes: slices.Clone(a.RedirectSchemes),
-		DisableConsent:  a.DisableConsent,
-		WorkOSEndpoint:  a.WorkOS.Endpoint,
-		TokenIssuers:    slices.Clone(a.TokenIssuers),
-		PendingTTL:      time.Duration(a.PendingTTL),
-		CodeTTL:         time.Duration(a.CodeTTL),
-		SessionTTL:      time.Duration(a.SessionTTL),
-		RefreshGrace:    time.Duration(a.RefreshGrace),
-		RotationLease:   time.Duration(a.WorkOS.Timeout) + 5*time.Second,
-		ClientTTL:       time.Duration(a.ClientTTL),
-
-		IntrospectionSecretSHA256: a.introspect,
-		LogoutRedirects:           slices.Clone(a.LogoutRedirects),
-		Consent:                   a.consentOptions(),
-		SignIn:                    a.signInOptions(),
-	}
-	cfg.ClientMetadataDocuments = a.clientDocs != nil
-	if !a.RateLimit.Disabled {
-		cfg.RegistrationQuota = a.RegistrationQuota
-	}
-	cfg.StaticClients = a.staticClients()
-	cfg.RegistrationOff = a.Registration.Mode == registrationOff
-	cfg.RegistrationTokenSHA256 = a.registrationToken
-	return cfg
 }
 
 // Interface guards

@@ -102,14 +102,16 @@ func (a *App) provisionRegistration() error {
 
 // validateClients checks the configured clients and the registration mode.
 func (a *App) validateClients() error {
-	switch a.Registration.Mode {
-	case registrationOpen:
-	case registrationOff:
-		if a.Registration.InitialAccessTokenSHA256 != "" {
-			return errors.New("drio: registration off takes no initial access token: registration is refused to everyone")
+	if reg := a.Registration; reg != nil { // nil only before Provision, which defaults it
+		switch reg.Mode {
+		case registrationOpen:
+		case registrationOff:
+			if reg.InitialAccessTokenSHA256 != "" {
+				return errors.New("drio: registration off takes no initial access token: registration is refused to everyone")
+			}
+		default:
+			return fmt.Errorf("drio: registration must be open or off, not %q", reg.Mode)
 		}
-	default:
-		return fmt.Errorf("drio: registration must be open or off, not %q", a.Registration.Mode)
 	}
 	for _, c := range a.Clients {
 		if c == nil {

@@ -1,7 +1,8 @@
 package caddymodule
 
 // config.go holds the parts of the app's configuration that have a type of their own (WorkOS,
-// storage, rate limit) and the checks Provision and Validate run on them.
+// storage, rate limit): the checks Provision and Validate run on them, and their Caddyfile
+// blocks.
 
 import (
 	"errors"
@@ -9,10 +10,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/drio-gateway/gateway/caddymodule/internal/oauth"
 	"github.com/drio-gateway/gateway/caddymodule/store"
@@ -199,4 +202,120 @@ func (a *App) provisionWorkOS(repl *caddy.Replacer) error {
 // config is the OAuth server's form of the rate limit.
 func (c *RateLimitConfig) config() oauth.RateConfig {
 	return oauth.RateConfig{Disabled: c.Disabled, PerSecond: c.PerSecond, Burst: c.Burst, FailClosed: c.OnStoreError == rateLimitFailClosed}
+}
+
+func (a *App) unmarshalWorkOS(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if a.WorkOS == nil {
+		a.WorkOS = new(WorkOSConfig)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "client_id":
+			a.WorkOS.ClientID, err = oneArg(d)
+		case "api_key":
+			a.WorkOS.APIKey, err = oneArg(d)
+		case "api_key_file":
+			a.WorkOS.APIKeyFile, err = oneArg(d)
+		case "endpoint":
+			a.WorkOS.Endpoint, err = oneArg(d)
+		case "timeout":
+			err = durationArg(d, &a.WorkOS.Timeout)
+		default:
+			return d.Errf("unrecognized workos option '%s'", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) unmarshalStorage(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	s := &StorageConfig{Backend: d.Val()}
+	switch s.Backend {
+	case "badger":
+		if d.NextArg() {
+			s.Dir = d.Val()
+		}
+	case "redis":
+		if !d.NextArg() {
+			return d.Err("storage redis needs a URL, e.g. redis://127.0.0.1:6379/0")
+		}
+		s.URL = d.Val()
+	default:
+		return d.Errf("unknown storage backend '%s': use badger or redis", s.Backend)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch {
+		case d.Val() == "sync_writes" && s.Backend == "badger":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.SyncWrites = true
+		case d.Val() == "prefix" && s.Backend == "redis":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			s.Prefix = v
+		default:
+			return d.Errf("unrecognized %s storage option '%s'", s.Backend, d.Val())
+		}
+	}
+	a.Storage = s
+	return nil
+}
+
+func (a *App) unmarshalRateLimit(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	switch {
+	case len(args) == 1 && args[0] == "off":
+		a.RateLimit = &RateLimitConfig{Disabled: true}
+		if d.NextBlock(d.Nesting()) {
+			return d.Err("rate_limit off takes no block")
+		}
+		return nil
+	case len(args) == 1 || len(args) == 2:
+		rl := &RateLimitConfig{}
+		perSecond, err := strconv.ParseFloat(args[0], 64)
+		if err != nil || perSecond <= 0 {
+			return d.Errf("rate_limit: %q is not a positive number of requests per second", args[0])
+		}
+		rl.PerSecond = perSecond
+		if len(args) == 2 {
+			burst, err := strconv.Atoi(args[1])
+			if err != nil || burst <= 0 {
+				return d.Errf("rate_limit: burst %q is not a positive integer", args[1])
+			}
+			rl.Burst = burst
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "on_store_error":
+				v, err := oneArg(d)
+				if err != nil {
+					return err
+				}
+				if v != rateLimitFailOpen && v != rateLimitFailClosed {
+					return d.Errf("rate_limit: on_store_error must be open or closed, not %q", v)
+				}
+				rl.OnStoreError = v
+			default:
+				return d.Errf("unrecognized rate_limit option '%s'", d.Val())
+			}
+		}
+		a.RateLimit = rl
+		return nil
+	}
+	return d.ArgErr()
 }
