@@ -1,11 +1,7 @@
 package verifier
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -59,8 +55,9 @@ var rawURL = base64.RawURLEncoding.Strict()
 // isBase64URL reports whether s is a non-empty, canonical, unpadded
 // base64url string: only the URL-safe alphabet, a length that is not 1
 // modulo 4, and zero unused bits in the last character. Canonical encoding
-// matters because jwx re-encodes what it decodes: a non-canonical variant
-// of a valid token would otherwise verify too. It does not allocate.
+// matters because a non-canonical variant decodes to the same bytes: a
+// variant of a valid token would otherwise verify too, and two spellings of
+// one token would be two cache entries. It does not allocate.
 func isBase64URL(s string) bool {
 	if s == "" || len(s)%4 == 1 {
 		return false
@@ -92,183 +89,11 @@ func isBase64URL(s string) bool {
 	return true
 }
 
-// parseHeader decodes and checks the protected JOSE header segment and
-// returns its kid. Only alg "RS256" is accepted; crit and b64 are refused;
-// jku, x5u, jwk and x5c are ignored, never used.
-func parseHeader(seg string) (string, error) {
-	if len(seg) > maxHeaderSegment {
-		return "", errHeaderTooLarge
-	}
-	var buf [maxHeaderSegment * 3 / 4]byte
-	n, err := rawURL.Decode(buf[:], []byte(seg))
-	if err != nil {
-		return "", errMalformed
-	}
-	raw := buf[:n]
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &hdr); err != nil || hdr == nil {
-		return "", errMalformedHeader
-	}
-	alg, ok := jsonString(hdr["alg"])
-	if !ok {
-		return "", errMalformedHeader
-	}
-	if alg != "RS256" {
-		return "", errAlgorithm
-	}
-	if _, ok := hdr["crit"]; ok {
-		return "", errCritical
-	}
-	if _, ok := hdr["b64"]; ok {
-		return "", errCritical
-	}
-	// A JWE header (enc, zip) is never acceptable; it cannot verify anyway,
-	// but refusing it here keeps it away from any library code.
-	if _, ok := hdr["enc"]; ok {
-		return "", errAlgorithm
-	}
-	if _, ok := hdr["zip"]; ok {
-		return "", errAlgorithm
-	}
-	kid, ok := jsonString(hdr["kid"])
-	if !ok || kid == "" {
-		return "", errMissingKID
-	}
-	if len(kid) > maxKIDLength {
-		return "", errUnknownKey
-	}
-	return kid, nil
-}
-
-// jsonString decodes raw as a JSON string; ok is false when raw is absent
-// or not a string.
-func jsonString(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// parseNumericDate parses a JSON number (RFC 7519 NumericDate, seconds
-// since the epoch, possibly fractional). Strings, null, negative and absurd
-// values are refused.
-func parseNumericDate(raw json.RawMessage) (time.Time, bool) {
-	if len(raw) == 0 || !(raw[0] >= '0' && raw[0] <= '9') {
-		return time.Time{}, false
-	}
-	s := string(raw)
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if i > maxNumericDate {
-			return time.Time{}, false
-		}
-		return time.Unix(i, 0), true
-	}
-	// Validate the JSON number grammar before ParseFloat, which also
-	// accepts forms JSON does not (hex, underscores, "Inf").
-	if !json.Valid(raw) {
-		return time.Time{}, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), true
-}
-
-// parseStringList decodes a JSON array of strings; null counts as absent.
-func parseStringList(raw json.RawMessage) ([]string, bool) {
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil, true
-	}
-	if raw[0] != '[' {
-		return nil, false
-	}
-	var list []string
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, false
-	}
-	return list, true
-}
-
-// optionalString decodes an optional string claim; null counts as absent.
-func optionalString(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return "", true
-	}
-	return jsonString(raw)
-}
-
 // tokenClaims are the parsed claims plus the validity window that Verify
 // and the cache both enforce.
 type tokenClaims struct {
 	claims    Claims
 	notBefore time.Time // from nbf; zero when absent
-}
-
-// parseClaims strictly decodes the JWT claims set. Claim names match
-// exactly (not case-insensitively, as encoding/json struct decoding would).
-func parseClaims(payload []byte) (*tokenClaims, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
-		return nil, errMalformedClaims
-	}
-	tc := &tokenClaims{}
-	c := &tc.claims
-	var ok bool
-
-	raw, present := m["exp"]
-	if !present || bytes.Equal(raw, []byte("null")) {
-		return nil, errMissingExp
-	}
-	if c.Expiry, ok = parseNumericDate(raw); !ok {
-		return nil, errMalformedClaims
-	}
-	if raw, present := m["nbf"]; present {
-		if tc.notBefore, ok = parseNumericDate(raw); !ok {
-			return nil, errMalformedClaims
-		}
-	}
-	if raw, present := m["iat"]; present {
-		if c.IssuedAt, ok = parseNumericDate(raw); !ok {
-			return nil, errMalformedClaims
-		}
-	}
-	if c.Issuer, ok = optionalString(m["iss"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if c.Subject, ok = optionalString(m["sub"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if c.SessionID, ok = optionalString(m["sid"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if c.ID, ok = optionalString(m["jti"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if c.OrganizationID, ok = optionalString(m["org_id"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if c.Role, ok = optionalString(m["role"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if c.Permissions, ok = parseStringList(m["permissions"]); !ok {
-		return nil, errMalformedClaims
-	}
-	if raw := m["aud"]; len(raw) > 0 && raw[0] == '"' {
-		aud, ok := jsonString(raw)
-		if !ok {
-			return nil, errMalformedClaims
-		}
-		c.Audience = []string{aud}
-	} else if c.Audience, ok = parseStringList(raw); !ok {
-		return nil, errMalformedClaims
-	}
-	return tc, nil
 }
 
 // checkTime enforces exp, nbf and iat against now with the given leeway.

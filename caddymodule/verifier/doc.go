@@ -7,7 +7,10 @@
 // exp is required, exp, nbf and iat are compared with the clock within
 // [Config.Skew], iss must be one of [Config.Issuers] exactly, aud must
 // contain [Config.Audience] when one is configured, and sub and sid must be
-// present.
+// present. The header and the claims set are each decoded in one pass,
+// with member names matched exactly and duplicate names, invalid UTF-8 and
+// trailing data refused; the signature is checked with crypto/rsa directly
+// on the raw signing input (jwx is used for the JWKS only).
 //
 // The JWKS is fetched by [Verifier.Start] (immediately, then every
 // [Config.RefreshInterval]) and on demand when a token names a kid that is
