@@ -5,7 +5,6 @@ package grants
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/drio-gateway/gateway/caddymodule/store"
 )
@@ -15,7 +14,7 @@ import (
 func each[T any](ctx context.Context, s store.Store, k store.Kind, fn func(*T) bool) error {
 	return s.Scan(ctx, k, func(_ string, value []byte) bool {
 		rec := new(T)
-		if json.Unmarshal(value, rec) != nil {
+		if decodeRecord(value, rec) != nil {
 			return true
 		}
 		return fn(rec)

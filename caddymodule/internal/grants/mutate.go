@@ -2,7 +2,6 @@ package grants
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -53,7 +52,7 @@ func Mutate[T any](ctx context.Context, s store.Store, key string, ttl time.Dura
 		case err != nil:
 			return err
 		default:
-			if json.Unmarshal(old, &rec) != nil {
+			if decodeRecord(old, &rec) != nil {
 				return errCorrupt
 			}
 		}
@@ -61,7 +60,7 @@ func Mutate[T any](ctx context.Context, s store.Store, key string, ttl time.Dura
 		if decision == Keep {
 			return ferr
 		}
-		raw, err := json.Marshal(&rec)
+		raw, err := encodeRecord(&rec)
 		if err != nil {
 			return err
 		}
@@ -88,7 +87,7 @@ func get[T any](ctx context.Context, s store.Store, key string) (*T, error) {
 		return nil, err
 	}
 	rec := new(T)
-	if json.Unmarshal(raw, rec) != nil {
+	if decodeRecord(raw, rec) != nil {
 		return nil, errCorrupt
 	}
 	return rec, nil
@@ -96,7 +95,7 @@ func get[T any](ctx context.Context, s store.Store, key string) (*T, error) {
 
 // put encodes rec and stores it under key, replacing any previous record.
 func put[T any](ctx context.Context, s store.Store, key string, rec *T, ttl time.Duration) error {
-	raw, err := json.Marshal(rec)
+	raw, err := encodeRecord(rec)
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,10 @@ type Client struct {
 	IssuedAt      int64    `json:"issued_at"`
 	// LastUsed is when the client last started a sign-in or redeemed a grant (unix seconds);
 	// an unused registration expires (Config.ClientTTL after its last renewal).
-	LastUsed int64 `json:"last_used,omitempty"`
+	LastUsed int64 `json:"last_used,omitzero"`
 	// GrantTypesEnforced is set on registrations made since the token endpoint enforces
 	// GrantTypes; older ones keep the grants they could use when they registered.
-	GrantTypesEnforced bool `json:"grant_types_enforced,omitempty"`
+	GrantTypesEnforced bool `json:"grant_types_enforced,omitzero"`
 }
 
 // Pending is an authorization between /authorize and the WorkOS callback, kept under the hash
@@ -30,9 +30,9 @@ type Pending struct {
 	RedirectURI string `json:"redirect_uri"`
 	// RedirectURIGiven says the client sent redirect_uri (it may be omitted when only one is
 	// registered); the token request must then repeat it (RFC 6749 §4.1.3).
-	RedirectURIGiven bool   `json:"redirect_uri_given,omitempty"`
+	RedirectURIGiven bool   `json:"redirect_uri_given,omitzero"`
 	State            string `json:"state,omitempty"`
-	HasState         bool   `json:"has_state,omitempty"`
+	HasState         bool   `json:"has_state,omitzero"`
 	CodeChallenge    string `json:"code_challenge"`
 	Resource         string `json:"resource,omitempty"`
 	Scope            string `json:"scope,omitempty"`
@@ -40,7 +40,7 @@ type Pending struct {
 	Verifier string `json:"verifier"`
 	// BindingHash is the hash of the browser-binding cookie set at /authorize.
 	BindingHash string `json:"binding_hash"`
-	Consented   bool   `json:"consented,omitempty"`
+	Consented   bool   `json:"consented,omitzero"`
 	CreatedAt   int64  `json:"created_at"`
 	// SignIn is how WorkOS signs the user in for this authorization (nil on records stored
 	// before it was recorded: AuthKit with no hints).
@@ -64,7 +64,7 @@ type SignIn struct {
 type Code struct {
 	ClientID         string `json:"client_id"`
 	RedirectURI      string `json:"redirect_uri"`
-	RedirectURIGiven bool   `json:"redirect_uri_given,omitempty"`
+	RedirectURIGiven bool   `json:"redirect_uri_given,omitzero"`
 	CodeChallenge    string `json:"code_challenge"`
 	Resource         string `json:"resource,omitempty"`
 	Scope            string `json:"scope,omitempty"`
@@ -72,9 +72,9 @@ type Code struct {
 	// Sealed is the WorkOS token pair sealed with a key derived from the code; emptied on
 	// redemption.
 	Sealed    []byte `json:"sealed,omitempty"`
-	Failures  int    `json:"failures,omitempty"`
-	Redeemed  bool   `json:"redeemed,omitempty"`
-	Burned    bool   `json:"burned,omitempty"`
+	Failures  int    `json:"failures,omitzero"`
+	Redeemed  bool   `json:"redeemed,omitzero"`
+	Burned    bool   `json:"burned,omitzero"`
 	ExpiresAt int64  `json:"expires_at"`
 }
 
@@ -89,8 +89,8 @@ type Session struct {
 	LastName       string `json:"last_name,omitempty"`
 	OrganizationID string `json:"organization_id,omitempty"`
 	CreatedAt      int64  `json:"created_at"`
-	Revoked        bool   `json:"revoked,omitempty"`
-	RevokedAt      int64  `json:"revoked_at,omitempty"`
+	Revoked        bool   `json:"revoked,omitzero"`
+	RevokedAt      int64  `json:"revoked_at,omitzero"`
 	RevokedReason  string `json:"revoked_reason,omitempty"`
 }
 
@@ -112,17 +112,17 @@ type Refresh struct {
 	SessionID string       `json:"session_id"`
 	State     RefreshState `json:"state"`
 	// LeaseUntil bounds a rotation in flight, so a crashed rotator does not wedge the token.
-	LeaseUntil int64 `json:"lease_until,omitempty"`
+	LeaseUntil int64 `json:"lease_until,omitzero"`
 	// Lease names the rotation in flight, so only its owner records the outcome.
 	Lease     string `json:"lease,omitempty"`
-	RotatedAt int64  `json:"rotated_at,omitempty"`
+	RotatedAt int64  `json:"rotated_at,omitzero"`
 	// NextSealed is the pair that replaced this token, sealed with a key derived from this
 	// token, so a client that lost the answer can retry within the grace window.
 	NextSealed []byte `json:"next_sealed,omitempty"`
 	// Undelivered marks a rotation whose new pair was never handed out (its access token did
 	// not verify here yet): a retry gets it whenever it verifies, not only within the grace
 	// window, so a client is never punished for the gateway's refusal.
-	Undelivered bool `json:"undelivered,omitempty"`
+	Undelivered bool `json:"undelivered,omitzero"`
 }
 
 // TokenPair is what the token endpoint answers; it is sealed while it waits at rest.

@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 )
 
@@ -25,7 +24,7 @@ const (
 // SealPair encrypts pair under a key derived from secret (a code or refresh token that the
 // store never holds) and purpose.
 func SealPair(secret string, purpose Purpose, pair *TokenPair) ([]byte, error) {
-	plain, err := json.Marshal(pair)
+	plain, err := encodeRecord(pair)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +38,7 @@ func OpenPair(secret string, purpose Purpose, sealed []byte) (*TokenPair, error)
 		return nil, err
 	}
 	var pair TokenPair
-	if err := json.Unmarshal(plain, &pair); err != nil {
+	if err := decodeRecord(plain, &pair); err != nil {
 		return nil, errCorrupt
 	}
 	return &pair, nil
