@@ -100,11 +100,18 @@ func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
 	case !rec.Revoked:
 		live = rec
 	}
+	r.remember(sid, live, now, evictionsBefore)
+	return live, nil
+}
+
+// remember caches the answer for sid, unless an eviction happened since evictionsBefore was
+// read (a revocation evicted meanwhile, and the answer may predate it); it reports whether it
+// cached.
+func (r *Sessions) remember(sid string, live *Session, now time.Time, evictionsBefore uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.evictions != evictionsBefore {
-		// A revocation evicted while we read: our answer may predate it, so do not keep it.
-		return live, nil
+		return false
 	}
 	if len(r.cache) >= maxSessionCache {
 		for k, v := range r.cache {
@@ -117,15 +124,28 @@ func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
 		}
 	}
 	r.cache[sid] = sessionCacheEntry{rec: live, until: now.Add(r.ttl)}
-	return live, nil
+	return true
 }
 
-// Record stores a newly brokered session.
+// Record stores a newly brokered session and caches it as live: the first protected request
+// of a sign-in comes right after, and would otherwise read back the record just written. A
+// revocation that evicts while Record writes wins, as it does over Live's reads.
 func (r *Sessions) Record(ctx context.Context, rec *Session, ttl time.Duration) error {
+	r.mu.Lock()
+	evictionsBefore := r.evictions
+	r.mu.Unlock()
 	if err := put(ctx, r.store, sessionKey(rec.ID), rec, ttl); err != nil {
+		r.Evict(rec.ID)
 		return err
 	}
-	r.Evict(rec.ID)
+	if rec.Revoked {
+		r.Evict(rec.ID)
+		return nil
+	}
+	cp := *rec // the caller keeps rec; the cache holds its own copy
+	if !r.remember(rec.ID, &cp, r.now(), evictionsBefore) {
+		r.Evict(rec.ID) // an older answer may be cached: drop it, as before
+	}
 	return nil
 }
 
