@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -205,4 +206,38 @@ func parseClaims(payload []byte) (*tokenClaims, error) {
 			Expiry:         w.Exp.t,
 		},
 	}, nil
+}
+
+// maxCachedHeaders bounds the header cache. An issuer signs every token with the same few
+// headers (one per signing key), so a handful of entries is the whole working set.
+const maxCachedHeaders = 32
+
+// headerCache maps a header segment that parsed and passed every header check to its kid.
+// The answer is a function of the segment's exact bytes, so a hit skips the base64 and JSON
+// work without skipping any check. Only accepted headers are kept; when full, it starts over
+// (tokens with many distinct headers cost their parse, never a wrong answer).
+type headerCache struct {
+	mu   sync.Mutex
+	kids map[string]string
+}
+
+// kid returns the kid of the header segment seg, parsing and checking it unless seen before.
+func (c *headerCache) kid(seg string) (string, error) {
+	c.mu.Lock()
+	kid, ok := c.kids[seg]
+	c.mu.Unlock()
+	if ok {
+		return kid, nil
+	}
+	kid, err := parseHeader(seg)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.kids == nil || len(c.kids) >= maxCachedHeaders {
+		c.kids = make(map[string]string, maxCachedHeaders)
+	}
+	c.kids[seg] = kid
+	c.mu.Unlock()
+	return kid, nil
 }

@@ -190,3 +190,38 @@ func FuzzVerifyAgainstJWX(f *testing.F) {
 		}
 	})
 }
+
+// TestHeaderCache: a header segment seen before is answered from memory, but only one that
+// passed every check, and the cache stays bounded.
+func TestHeaderCache(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.CacheSize = -1 }).ready(t)
+	payload := mustJSON(claimsAt(t0))
+	bad := rawToken([]byte(`{"alg":"none","kid":"`+kid1+`"}`), payload, rs256(e.k1))
+	for i := 0; i < 3; i++ {
+		c, err := e.v.Verify(bg, bad)
+		wantInvalid(t, c, err, "unsupported algorithm")
+	}
+	if n := len(e.v.headers.kids); n != 0 {
+		t.Fatalf("%d refused headers cached; want none", n)
+	}
+	for i := 0; i < 3*maxCachedHeaders; i++ {
+		hdr := mustJSON(map[string]any{"alg": "RS256", "kid": kid1, "n": i})
+		tok := rawToken(hdr, payload, rs256(e.k1))
+		for j := 0; j < 2; j++ { // the second time from the cache
+			c, err := e.v.Verify(bg, tok)
+			wantValid(t, c, err)
+		}
+		if n := len(e.v.headers.kids); n > maxCachedHeaders {
+			t.Fatalf("header cache holds %d entries; want at most %d", n, maxCachedHeaders)
+		}
+	}
+	// A cached header does not vouch for anything after it.
+	good := rawToken([]byte(`{"alg":"RS256","kid":"`+kid1+`"}`), payload, rs256(e.k1))
+	c, err := e.v.Verify(bg, good)
+	wantValid(t, c, err)
+	parts := strings.Split(good, ".")
+	c, err = e.v.Verify(bg, parts[0]+"."+parts[1]+"."+b64(make([]byte, 256)))
+	wantInvalid(t, c, err, "invalid signature")
+	c, err = e.v.Verify(bg, rawToken([]byte(`{"alg":"RS256","kid":"`+kid1+`"}`), mustJSON(with(claimsAt(t0), "sid", nil)), rs256(e.k1)))
+	wantInvalid(t, c, err, "missing sid")
+}

@@ -128,6 +128,7 @@ type Verifier struct {
 	client  *http.Client
 	log     *zap.Logger
 	cache   *tokenCache // nil when disabled
+	headers headerCache
 
 	keys atomic.Pointer[keySet] // never nil after New
 
@@ -259,7 +260,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if !isBase64URL(hdrSeg) {
 		return nil, errMalformed
 	}
-	kid, err := parseHeader(hdrSeg)
+	kid, err := v.headers.kid(hdrSeg)
 	if err != nil {
 		return nil, err
 	}
