@@ -26,6 +26,10 @@ import (
 // everysec promises: every write acknowledged more than a second before the crash.
 const aofWindow = 1100 * time.Millisecond
 
+// sessionCacheTTL is how long a gateway trusts a session it has seen live without asking the
+// store (fixed in the plugin; the revocation broadcast evicts entries sooner).
+const sessionCacheTTL = 2 * time.Second
+
 // wantOAuthUnavailable checks a 503 temporarily_unavailable answer in the OAuth error shape
 // with Retry-After.
 func wantOAuthUnavailable(t *testing.T, what string, resp *testkit.Response) {
@@ -200,7 +204,9 @@ func TestRedisDownAndRestart(t *testing.T) {
 		t.Fatalf("clients before the crash: %d, want %d", len(clientsBefore), len(regs))
 	}
 
-	time.Sleep(aofWindow)
+	// Past the append-only file's fsync window, and past A's session cache (2 s by default),
+	// which holds every session A's callbacks just recorded.
+	time.Sleep(max(aofWindow, sessionCacheTTL+100*time.Millisecond))
 	// codes[0] was issued and redeemed at A only: A caches its session as live now, B never
 	// looked at it.
 	live := codes[0].tok
