@@ -97,3 +97,15 @@ func TestClientDocumentTokenEndpoints(t *testing.T) {
 		t.Errorf("%d client records stored; a document client must never be", n)
 	}
 }
+
+// `consent off` is for gateways whose clients are all first-party. A metadata-document client
+// is any website that publishes a document, so it still gets the consent page: otherwise a
+// page could send a signed-in user through /authorize and receive a code at its own redirect
+// URI without the user ever being asked. Registered clients keep skipping it.
+func TestClientDocumentConsentOffStillAsks(t *testing.T) {
+	g, doc := newDocClient(t, `["authorization_code"]`, func(a *App) { a.DisableConsent = true })
+	txn, _ := dacConsent(t, "document client with consent off", dacGet(t, testkit.NewBrowser().HTTP, g.URL+dacAuthzPath+"?"+dacQuery(g, doc).Encode(), nil))
+	g.noteSecret(txn)
+	reg := dacClient(t, g, "Registered", dacC2URI)
+	dacWorkOSRedirect(t, g, "registered client with consent off", dacGet(t, testkit.NewBrowser().HTTP, g.URL+dacAuthzPath+"?"+dacQuery(g, reg).Encode(), nil))
+}
