@@ -6,6 +6,7 @@ package caddymodule
 
 import (
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,8 +16,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/drio-gateway/gateway/caddymodule/store"
 	"github.com/drio-gateway/gateway/internal/testkit"
+	"go.uber.org/zap"
 )
 
 // newDocClient serves a client metadata document at a loopback https URL and returns a
@@ -108,4 +111,28 @@ func TestClientDocumentConsentOffStillAsks(t *testing.T) {
 	g.noteSecret(txn)
 	reg := dacClient(t, g, "Registered", dacC2URI)
 	dacWorkOSRedirect(t, g, "registered client with consent off", dacGet(t, testkit.NewBrowser().HTTP, g.URL+dacAuthzPath+"?"+dacQuery(g, reg).Encode(), nil))
+}
+
+// The admin API cannot delete a configured or a metadata-document client, since neither is a
+// registration; its 404 says what the id is and how to stop that client instead.
+func TestAdminDeleteUnstoredClient(t *testing.T) {
+	g, doc := newDocClient(t, `["authorization_code"]`, func(a *App) {
+		a.Clients = []*ClientConfig{{ClientID: "acme-cli", RedirectURIs: []string{dacC1URI}, Public: true}}
+	})
+	srv, err := g.App.newServer(zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &AdminAPI{app: g.App, server: srv, logger: zap.NewNop()}
+	for id, want := range map[string]string{
+		"acme-cli":       "remove its client block",
+		doc.ClientID:     "client_metadata_documents off",
+		"drio_not_there": "no such client",
+	} {
+		err := api.serve(httptest.NewRecorder(), httptest.NewRequest(http.MethodDelete, "/drio/clients/"+id, nil))
+		var ae caddy.APIError
+		if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusNotFound || !strings.Contains(ae.Err.Error(), want) {
+			t.Errorf("DELETE /drio/clients/%s: %v, want 404 saying %q", id, err, want)
+		}
+	}
 }
