@@ -53,12 +53,3 @@ func (s *Server) documentHost(c *grants.Client) string {
 	}
 	return u.Host
 }
-
-// consentOff reports whether the operator's `consent off` spares c the consent page. It never
-// spares a metadata-document client: `consent off` is meant for gateways whose clients are all
-// first-party, and such a client is any website that publishes a document, so without the page
-// a site could send a signed-in user through /authorize and get a code at its own redirect URI
-// without the user ever being asked.
-func (s *Server) consentOff(c *grants.Client) bool {
-	return s.cfg.DisableConsent && s.documentHost(c) == ""
-}
