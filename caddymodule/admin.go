@@ -104,6 +104,9 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return apiError(http.StatusServiceUnavailable, "deleting client: "+err.Error())
 		}
+		if why := a.server.UnstoredClient(id); !found && why != "" {
+			return apiError(http.StatusNotFound, why)
+		}
 		if !found {
 			return apiError(http.StatusNotFound, "no such client")
 		}

@@ -67,7 +67,8 @@ type App struct {
 
 	// DisableConsent skips the gateway's consent page, for first-party deployments where
 	// every client is trusted. Default: false (a dynamically registered client gets a
-	// consent page before the user is sent to WorkOS).
+	// consent page before the user is sent to WorkOS). A client metadata document's client,
+	// which any website can be, gets the page regardless.
 	DisableConsent bool `json:"disable_consent,omitempty"`
 
 	// TokenIssuers are the accepted `iss` values of WorkOS access tokens. Default: both forms
@@ -270,7 +271,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.provisionConsent(repl)
 	if a.DisableConsent {
-		a.logger.Warn("consent page disabled: every registered client gets tokens after sign-in without asking the user; use only when every client is first-party")
+		a.logger.Warn("consent page disabled: every registered or configured client gets tokens after sign-in without asking the user (metadata-document clients are still asked); use only when every client is first-party")
 	}
 	if a.AllowForeignSessions {
 		a.logger.Warn("allow_foreign_sessions: any valid WorkOS token for this client id is accepted, and revocations by this gateway are not enforced")

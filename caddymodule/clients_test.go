@@ -60,6 +60,7 @@ func TestClientsValidate(t *testing.T) {
 		{name: "argon2id hash", clients: tweak(func(c *ClientConfig) {
 			c.SecretHash = "$argon2id$v=19$m=47104,t=1,p=1$P2nzckEdTZ3bxCiBCkRTyA$xQL3Z32eo5jKl7u5tcIsnEKObYiyNZQQf5/4sAau6Pg"
 		}), wantErr: "bcrypt"},
+		{name: "bcrypt cost above 16", clients: tweak(func(c *ClientConfig) { c.SecretHash = "$2a$20$" + hash[len("$2a$04$"):] }), wantErr: "bcrypt cost 20"},
 		{name: "plain secret as hash", clients: tweak(func(c *ClientConfig) { c.SecretHash = "hunter2" }), wantErr: "bcrypt"},
 		{name: "unknown grant", clients: tweak(func(c *ClientConfig) { c.GrantTypes = []string{"authorization_code", "password"} }), wantErr: `grant type "password"`},
 		{name: "no code grant", clients: tweak(func(c *ClientConfig) { c.GrantTypes = []string{"refresh_token"} }), wantErr: "must include authorization_code"},

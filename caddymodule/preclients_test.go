@@ -353,5 +353,19 @@ func TestPreclientDiscoveryAuthMethods(t *testing.T) {
 		if got := dacStrings(meta["token_endpoint_auth_methods_supported"]); !slices.Equal(got, c.want) {
 			t.Errorf("%s: token_endpoint_auth_methods_supported = %v, want %v", c.name, got, c.want)
 		}
+		// The revocation endpoint authenticates exactly as the token endpoint; registration and
+		// metadata documents are advertised exactly when they are accepted.
+		if got := dacStrings(meta["revocation_endpoint_auth_methods_supported"]); !slices.Equal(got, c.want) {
+			t.Errorf("%s: revocation_endpoint_auth_methods_supported = %v, want %v", c.name, got, c.want)
+		}
+		if _, ok := meta["registration_endpoint"]; ok != (g.App.Registration.Mode == "open") {
+			t.Errorf("%s: registration_endpoint advertised = %v with registration %s", c.name, ok, g.App.Registration.Mode)
+		}
+		if got, want := meta["client_id_metadata_document_supported"] == true, !g.App.ClientMetadataDocuments.Disabled; got != want {
+			t.Errorf("%s: client_id_metadata_document_supported = %v, want %v", c.name, got, want)
+		}
+		if got := dacStrings(meta["introspection_endpoint_auth_methods_supported"]); !slices.Equal(got, []string{"bearer"}) {
+			t.Errorf("%s: introspection_endpoint_auth_methods_supported = %v, want [bearer]", c.name, got)
+		}
 	}
 }

@@ -9,6 +9,7 @@
 // summary; exits 1 naming the step that failed.
 import { auth, extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 import { browserLeg, callApi, gatewayFromEnv, must, run, step } from './lib/leg.mjs';
+import { sdkClient } from './lib/sdk-client.mjs';
 
 const GW = gatewayFromEnv();
 const CLIENT_METADATA_URL = process.env.CLIENT_METADATA_URL;
@@ -18,40 +19,8 @@ if (!CLIENT_METADATA_URL) {
 }
 const REDIRECT = 'http://127.0.0.1:8090/callback';
 
-// The requests the SDK itself sent (the fetchFn it was given).
-const requests = [];
-const recordingFetch = async (url, init) => {
-  const res = await fetch(url, init);
-  requests.push(`${init?.method ?? 'GET'} ${new URL(String(url)).pathname} -> ${res.status}`);
-  return res;
-};
-
-// An in-memory OAuthClientProvider that publishes its metadata at CLIENT_METADATA_URL.
-const store = {};
-let authorizationUrl;
-const provider = {
-  get redirectUrl() { return REDIRECT; },
-  get clientMetadataUrl() { return CLIENT_METADATA_URL; },
-  get clientMetadata() {
-    return {
-      client_name: 'MCP SDK CIMD e2e',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  },
-  state: () => (store.state = crypto.randomUUID()),
-  clientInformation: () => store.client,
-  saveClientInformation: (c) => { store.client = c; },
-  tokens: () => store.tokens,
-  saveTokens: (t) => { store.tokens = t; },
-  redirectToAuthorization: (u) => { authorizationUrl = new URL(u); },
-  saveCodeVerifier: (v) => { store.verifier = v; },
-  codeVerifier: () => store.verifier,
-  saveDiscoveryState: (s) => { store.discovery = s; },
-  discoveryState: () => store.discovery,
-};
+const { provider, store, requests, recordingFetch, authorizationUrl: sentTo } =
+  sdkClient({ name: 'MCP SDK CIMD e2e', redirect: REDIRECT, metadataUrl: CLIENT_METADATA_URL });
 
 run(async () => {
   const serverUrl = new URL(`${GW}/api/v1/me`);
@@ -66,6 +35,7 @@ run(async () => {
   const first = await step('auth() start (discovery, metadata-document client_id, PKCE)', () =>
     auth(provider, { serverUrl, resourceMetadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope, fetchFn: recordingFetch }));
   must(first === 'REDIRECT', 'auth() start', `auth() returned ${first}, want REDIRECT`);
+  const authorizationUrl = sentTo();
   must(authorizationUrl, 'auth() start', 'redirectToAuthorization was not called');
   const clientIdSent = authorizationUrl.searchParams.get('client_id');
 

@@ -16,6 +16,7 @@ import {
 import { InvalidGrantError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { readFileSync } from 'node:fs';
 import { browserLeg, callApi, gatewayFromEnv, must, run, step } from './lib/leg.mjs';
+import { sdkClient } from './lib/sdk-client.mjs';
 
 const GW = gatewayFromEnv();
 const REDIRECT = 'http://127.0.0.1:8090/callback';
@@ -23,39 +24,8 @@ const sdkVersion = JSON.parse(
   readFileSync(new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url)),
 ).version;
 
-// The requests the SDK itself sent (the fetchFn it was given).
-const requests = [];
-const recordingFetch = async (url, init) => {
-  const res = await fetch(url, init);
-  requests.push(`${init?.method ?? 'GET'} ${new URL(String(url)).pathname} -> ${res.status}`);
-  return res;
-};
-
-// An in-memory OAuthClientProvider, as an MCP client implements one.
-const store = {};
-let authorizationUrl;
-const provider = {
-  get redirectUrl() { return REDIRECT; },
-  get clientMetadata() {
-    return {
-      client_name: 'MCP SDK e2e',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  },
-  state: () => (store.state = crypto.randomUUID()),
-  clientInformation: () => store.client,
-  saveClientInformation: (c) => { store.client = c; },
-  tokens: () => store.tokens,
-  saveTokens: (t) => { store.tokens = t; },
-  redirectToAuthorization: (u) => { authorizationUrl = new URL(u); },
-  saveCodeVerifier: (v) => { store.verifier = v; },
-  codeVerifier: () => store.verifier,
-  saveDiscoveryState: (s) => { store.discovery = s; },
-  discoveryState: () => store.discovery,
-};
+const { provider, store, requests, recordingFetch, authorizationUrl: sentTo } =
+  sdkClient({ name: 'MCP SDK e2e', redirect: REDIRECT });
 
 run(async () => {
   const serverUrl = new URL(`${GW}/api/v1/me`);
@@ -74,6 +44,7 @@ run(async () => {
     auth(provider, { serverUrl, resourceMetadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope, fetchFn: recordingFetch }));
   must(first === 'REDIRECT', 'auth() start (discovery, registration, PKCE)', `auth() returned ${first}, want REDIRECT`);
   must(store.client?.client_id, 'auth() start (discovery, registration, PKCE)', 'no client registered');
+  const authorizationUrl = sentTo();
   must(authorizationUrl, 'auth() start (discovery, registration, PKCE)', 'redirectToAuthorization was not called');
   const q = authorizationUrl.searchParams;
   must(q.get('code_challenge_method') === 'S256' && q.get('code_challenge'), 'auth() start (discovery, registration, PKCE)', `no S256 challenge in ${authorizationUrl}`);

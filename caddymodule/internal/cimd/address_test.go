@@ -20,6 +20,7 @@ func TestPublicAddress(t *testing.T) {
 		"::127.0.0.1",                                                           // IPv4-compatible
 		"192.0.2.1", "198.51.100.1", "203.0.113.1", "2001:db8::1", "198.18.0.1", // documentation, benchmarking
 		"192.0.0.8", "100::1",
+		"fe80::1%lo", "2606:4700:4700::1111%eth0", // any zoned address: a zone names a local interface
 	}
 	for _, s := range refused {
 		if PublicAddress(netip.MustParseAddr(s)) {

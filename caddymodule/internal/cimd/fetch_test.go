@@ -1,6 +1,7 @@
 package cimd
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -71,6 +72,7 @@ func TestFetchRefusesNonPublicAddresses(t *testing.T) {
 	for _, host := range []string{
 		"127.0.0.1", "[::1]", "10.0.0.1", "172.16.0.1", "192.168.0.1", "169.254.169.254",
 		"[fe80::1]", "[::ffff:127.0.0.1]", "0.0.0.0", "100.64.0.1", "[fd00::1]", "[64:ff9b::a9fe:a9fe]",
+		"[fe80::1%25lo]", "[::1%25lo]", // IPv6 with a zone
 	} {
 		f := newFetcher(Options{CheckRedirectURI: checkRedirect, Timeout: 2 * time.Second})
 		_, _, e := f.fetch(context.Background(), "https://"+host+"/client.json")
@@ -121,6 +123,15 @@ func TestFetchRefusals(t *testing.T) {
 				fmt.Fprint(w, strings.Repeat(" ", 1024))
 				w.(http.Flusher).Flush()
 			}
+		}, KindTooLarge},
+		// Go's transport asks for gzip and inflates it; the cap applies to the inflated bytes,
+		// so a 1 MiB document squeezed into about a kilobyte is still too large.
+		{"gzip bomb", func(w http.ResponseWriter, _ *http.Request, self string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			fmt.Fprintf(zw, `{"client_id":%q,"pad":"%s"}`, self, strings.Repeat(" ", 1<<20))
+			_ = zw.Close()
 		}, KindTooLarge},
 		{"bad json", serveJSON(`{"client_id":%q,`), KindInvalidDocument},
 		{"not an object", serveJSON(`[%q]`), KindInvalidDocument},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 )
 
@@ -84,6 +85,20 @@ func (s *Server) EndSession(ctx context.Context, rt *Runtime, sid string) (found
 		return true, errors.New("the revocation could not be stored; retry")
 	}
 	return true, nil
+}
+
+// UnstoredClient says, for an id DeleteClient cannot find because it names a client that is
+// not a registration (a configured client, or a metadata document URL), what it is and how to
+// stop it; "" for any other id.
+func (s *Server) UnstoredClient(id string) string {
+	const sessions = "; end its sessions with DELETE /drio/sessions/<session_id> (GET /drio/sessions?client_id=… lists them)"
+	switch {
+	case s.static(id) != nil:
+		return "client " + id + " is configured in the drio block, not registered: remove its client block and reload the config" + sessions
+	case s.clientDocs != nil && cimd.IsMetadataURL(id):
+		return "client " + id + " is a client metadata document URL, never stored: there is nothing to delete; client_metadata_documents off refuses every such client" + sessions
+	}
+	return ""
 }
 
 // DeleteClient removes a client registration and ends every live session it holds, so its

@@ -48,7 +48,7 @@ func (s *Server) startAuthorization(w http.ResponseWriter, r *http.Request, rt *
 	s.renewClient(r, rt, req.client)
 	upstreamState := grants.RandomToken(32)
 	binding := s.bindingValue(w, r)
-	consented := s.cfg.DisableConsent || s.skipsConsent(req.client.ID) || s.consentRemembered(r, rt, req.client.ID, req.redirectURI)
+	consented := s.consentOff(req.client) || s.skipsConsent(req.client.ID) || s.consentRemembered(r, rt, req.client.ID, req.redirectURI)
 	pending := &grants.Pending{
 		ClientID:         req.client.ID,
 		RedirectURI:      req.redirectURI,

@@ -32,9 +32,26 @@ func (s *Server) consentRemembered(r *http.Request, rt *Runtime, clientID, redir
 	return slices.Contains(s.rememberedConsent(r, rt.Secret), consentKey(clientID, redirectURI))
 }
 
+// consentOff reports whether the operator's `consent off` spares c the consent page. It never
+// spares a metadata-document client: `consent off` is meant for gateways whose clients are all
+// first-party, and such a client is any website that publishes a document, so without the page
+// a site could send a signed-in user through /authorize and get a code at its own redirect URI
+// without the user ever being asked.
+func (s *Server) consentOff(c *grants.Client) bool {
+	return s.cfg.DisableConsent && s.documentHost(c) == ""
+}
+
 // consentKey names one approval: a client and the redirect URI its tokens go to, so an
-// approval for one redirect URI is not reused for another of the same client.
+// approval for one redirect URI is not reused for another of the same client. The
+// remembered-consent cookie separates its parts with "." and its keys with ",", so a client id
+// that is not a plain token (a metadata document's URL, a configured id with a dot) goes in as
+// a digest, marked by a ":" that no plain id holds; a URL would also overflow the cookie.
 func consentKey(clientID, redirectURI string) string {
+	if strings.ContainsFunc(clientID, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-')
+	}) {
+		clientID = "id:" + grants.HashString(clientID)[:22]
+	}
 	return clientID + "~" + grants.HashString(redirectURI)[:16]
 }
 

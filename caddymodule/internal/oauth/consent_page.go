@@ -51,7 +51,7 @@ type ConsentData struct {
 	ClientHost string
 	// VerifiedHost is the host of a client whose client_id is the URL of its metadata
 	// document (the one thing about such a client the gateway verified); "" for registered
-	// clients.
+	// and configured clients.
 	VerifiedHost string
 	// RedirectHost is where the client's tokens go: the redirect URI's host (or, for a
 	// private-use scheme, scheme:path). This is what the user should check.

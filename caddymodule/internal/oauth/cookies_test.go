@@ -212,3 +212,32 @@ func TestIsModuleCookie(t *testing.T) {
 		}
 	}
 }
+
+// Every kind of client id (registered, configured with a dot, a metadata document URL up to
+// its 2048-byte limit) makes a consent key that survives the remembered-consent cookie, and a
+// full cookie stays under the 4096 bytes browsers keep.
+func TestConsentKeyFitsTheCookie(t *testing.T) {
+	secret := []byte("s")
+	s := cookieServer(t, "https://gw.example")
+	long := "https://app.example.com/" + strings.Repeat("a", 2048-len("https://app.example.com/"))
+	ids := []string{"drio_abc", "acme.cli", "https://app.example.com/oauth/client.json?v=1,2", long}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	var keys []string
+	var w *httptest.ResponseRecorder
+	for i := range maxConsentList {
+		key := consentKey(ids[i%len(ids)], fmt.Sprintf("https://app.example/cb%d", i))
+		keys = append(keys, key)
+		w = httptest.NewRecorder()
+		s.rememberConsent(w, r, secret, key)
+		r = withCookies(w)
+	}
+	if got := s.rememberedConsent(r, secret); !slices.Equal(got, keys) {
+		t.Errorf("rememberedConsent = %q, want %q", got, keys)
+	}
+	if c := w.Result().Cookies()[0]; len(c.String()) > 4096 {
+		t.Errorf("the remembered-consent cookie is %d bytes; browsers drop cookies over 4096", len(c.String()))
+	}
+	if consentKey(long, "x") == consentKey(long+"b", "x") || consentKey("acme.cli", "x") == consentKey("acme-cli", "x") {
+		t.Error("two client ids share a consent key")
+	}
+}

@@ -42,7 +42,7 @@ type Config struct {
 	Scopes []string
 	// RedirectSchemes are private-use schemes accepted even when not in reverse-domain form.
 	RedirectSchemes []string
-	// DisableConsent skips the consent page.
+	// DisableConsent skips the consent page for every client but metadata-document ones.
 	DisableConsent bool
 	// WorkOSEndpoint is the WorkOS API base URL (an accepted callback iss, and a form-action).
 	WorkOSEndpoint string

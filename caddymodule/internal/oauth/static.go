@@ -27,6 +27,11 @@ const (
 // dynamicIDPrefix starts every client_id the registration endpoint makes.
 const dynamicIDPrefix = "drio_"
 
+// maxBcryptCost bounds the cost of a configured secret hash. Each step doubles the work of a
+// comparison, which every token request with a wrong secret pays: Caddy's default of 14 takes
+// about a second, 16 about four, 20 a minute.
+const maxBcryptCost = 16
+
 // maxStaticIDLength bounds a configured client_id.
 const maxStaticIDLength = 128
 
@@ -171,8 +176,12 @@ func decodeSecretHash(h string) ([]byte, error) {
 		}
 		raw = dec
 	}
-	if _, err := bcrypt.Cost(raw); err != nil {
+	cost, err := bcrypt.Cost(raw)
+	if err != nil {
 		return nil, errors.New("secret_hash must be a bcrypt hash ($2a$…, $2b$… or $2y$…): the output of `caddy hash-password --algorithm bcrypt`")
+	}
+	if cost > maxBcryptCost {
+		return nil, fmt.Errorf("secret_hash has bcrypt cost %d; at most %d is accepted, because every wrong secret costs one bcrypt comparison and cost %d would hold a core for minutes: hash the secret again with `caddy hash-password --algorithm bcrypt` (cost 14)", cost, maxBcryptCost, cost)
 	}
 	return raw, nil
 }
