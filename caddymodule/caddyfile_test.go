@@ -21,12 +21,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestAppUnmarshalCaddyfile(t *testing.T) {
-	tests := []struct {
-		name    string
-		input   string
-		want    App
-		wantErr string
-	}{
+	tests := []caddyfileCase{
 		{
 			name: "full",
 			input: `drio {
@@ -94,26 +89,7 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{name: "negative rate", input: "drio {\n rate_limit -1\n}", wantErr: "is not a positive number"},
 		{name: "unknown workos option", input: "drio {\n workos {\n secret x\n }\n}", wantErr: "unrecognized workos option 'secret', at Testfile:3"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var got App
-			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("UnmarshalCaddyfile() error = %v, want it to contain %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("UnmarshalCaddyfile() error = %v", err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				gotJ, _ := json.Marshal(got)
-				wantJ, _ := json.Marshal(tc.want)
-				t.Errorf("UnmarshalCaddyfile() =\n%s\nwant\n%s", gotJ, wantJ)
-			}
-		})
-	}
+	runCaddyfileCases(t, tests)
 }
 
 func TestProtectUnmarshalCaddyfile(t *testing.T) {
@@ -190,5 +166,39 @@ func TestShippedCaddyfileAdapts(t *testing.T) {
 			t.Errorf("handler order: %s missing or out of order (want %v)", h, order)
 		}
 		last = i
+	}
+}
+
+// caddyfileCase is one drio global option in Caddyfile form and the App it must parse into,
+// or the error it must give.
+type caddyfileCase struct {
+	name    string
+	input   string
+	want    App
+	wantErr string
+}
+
+// runCaddyfileCases parses each case's input as the drio global option and compares.
+func runCaddyfileCases(t *testing.T, tests []caddyfileCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got App
+			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("UnmarshalCaddyfile() error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("UnmarshalCaddyfile() error = %v", err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				gotJ, _ := json.Marshal(got)
+				wantJ, _ := json.Marshal(tc.want)
+				t.Errorf("UnmarshalCaddyfile() =\n%s\nwant\n%s", gotJ, wantJ)
+			}
+		})
 	}
 }

@@ -1,21 +1,11 @@
 package caddymodule
 
 import (
-	"encoding/json"
-	"reflect"
-	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 func TestConsentAndSignInCaddyfile(t *testing.T) {
-	tests := []struct {
-		name    string
-		input   string
-		want    App
-		wantErr string
-	}{
+	tests := []caddyfileCase{
 		{
 			name: "consent block",
 			input: `drio {
@@ -63,24 +53,5 @@ func TestConsentAndSignInCaddyfile(t *testing.T) {
 		{name: "pass_through selector", input: "drio {\n sign_in {\n pass_through organization_id\n }\n}", wantErr: "allow_organizations"},
 		{name: "empty allow list", input: "drio {\n sign_in {\n allow_providers\n }\n}", wantErr: "wrong argument count"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var got App
-			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("UnmarshalCaddyfile() error = %v, want it to contain %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("UnmarshalCaddyfile() error = %v", err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				gotJ, _ := json.Marshal(got)
-				wantJ, _ := json.Marshal(tc.want)
-				t.Errorf("UnmarshalCaddyfile() =\n%s\nwant\n%s", gotJ, wantJ)
-			}
-		})
-	}
+	runCaddyfileCases(t, tests)
 }
