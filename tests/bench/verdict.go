@@ -108,7 +108,13 @@ func goBenchVerdicts(out string) []verdict {
 	}
 	fs, fa, ok1 := benchLine(out, "BenchmarkVerifyFirstSight")
 	if ok1 {
-		v = append(v, verdict{firstName, fmt.Sprintf("%.1f µs / %d allocs", fs/1000, fa), metMissed(fs < 40000, fmt.Sprintf("by %.1f µs", fs/1000-40))})
+		measured := fmt.Sprintf("%.1f µs / %d allocs", fs/1000, fa)
+		if floor, _, ok := benchLine(out, "BenchmarkRSAVerifyFloor"); ok {
+			// The target was set against a raw RSA-2048 verify of ~33 µs; the machine's own
+			// floor says how much of the time is ours.
+			measured += fmt.Sprintf("; floor: crypto/rsa's VerifyPKCS1v15 alone %.1f µs here, so %.1f µs is the verifier's own", floor/1000, (fs-floor)/1000)
+		}
+		v = append(v, verdict{firstName, measured, metMissed(fs < 40000, fmt.Sprintf("by %.1f µs", fs/1000-40))})
 	} else {
 		v = append(v, verdict{firstName, notRun, notRun})
 	}

@@ -11,6 +11,7 @@ BenchmarkVerifyFirstSight-2          	   22922	     52726 ns/op	   12593 B/op	  
 BenchmarkVerifyCached-2              	 5994616	       200.8 ns/op	     192 B/op	       1 allocs/op
 BenchmarkVerifyCachedParallel-2      	 5396844	       249.8 ns/op	     192 B/op	       1 allocs/op
 BenchmarkJWXParse-2                  	   20150	     60309 ns/op	   16403 B/op	     253 allocs/op
+BenchmarkRSAVerifyFloor-2            	   32672	     40362 ns/op	     40972 cpu-ns/op	    1376 B/op	       9 allocs/op
 `
 
 func byTarget(vs []verdict) map[string]verdict {
@@ -27,7 +28,8 @@ func TestGoBenchVerdicts(t *testing.T) {
 		t.Errorf("cached: %+v", got)
 	}
 	// 52.7 µs is over the 40 µs target: missed, by how much.
-	if got := v["first-sight verify < 40 µs (Go benchmark)"]; got.result != "**missed** by 12.7 µs" {
+	if got := v["first-sight verify < 40 µs (Go benchmark)"]; got.result != "**missed** by 12.7 µs" ||
+		!strings.HasSuffix(got.measured, "crypto/rsa's VerifyPKCS1v15 alone 40.4 µs here, so 12.4 µs is the verifier's own") {
 		t.Errorf("first sight: %+v", got)
 	}
 	if got := v["first-sight verify no slower than jwx's own jwt.Parse"]; got.result != "**met**" {
