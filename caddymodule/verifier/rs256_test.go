@@ -158,6 +158,12 @@ func TestRS256PrecomputedKeys(t *testing.T) {
 	if newVerifyKey(&short.PublicKey).mod == nil {
 		t.Error("1024-bit key not precomputed")
 	}
+	// The key set the verifier installs holds the precomputed form, so
+	// Verify takes the precomputed path.
+	set, _, err := parseJWKS(jwksBody(jwkEntry(&keyK1.PublicKey, kid1, "RS256", "sig")))
+	if err != nil || set[kid1] == nil || set[kid1].mod == nil {
+		t.Fatalf("parseJWKS did not precompute the key: %v", err)
+	}
 }
 
 // TestRS256DifferentialValid checks signatures made by crypto/rsa over
