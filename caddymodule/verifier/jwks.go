@@ -27,7 +27,7 @@ const (
 
 // keySet is an immutable set of usable signing keys, swapped atomically.
 type keySet struct {
-	keys map[string]*rsa.PublicKey // kid → key
+	keys map[string]*verifyKey // kid → key, precomputed for RS256
 }
 
 // fetchCall is one JWKS fetch that callers can wait for.
@@ -42,7 +42,7 @@ var errNoUsableKeys = errors.New("verifier: jwks has no usable signing key")
 // lookupKey returns the key for kid. When kid is unknown it joins the
 // in-flight JWKS fetch, or starts one if the rate limit allows, waits for
 // it within ctx, and looks again once.
-func (v *Verifier) lookupKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (v *Verifier) lookupKey(ctx context.Context, kid string) (*verifyKey, error) {
 	if k := v.keys.Load().keys[kid]; k != nil {
 		return k, nil
 	}
@@ -211,7 +211,7 @@ func (v *Verifier) applyJWKS(body []byte) error {
 	old := v.keys.Swap(&keySet{keys: keys})
 	var removed []string
 	for kid, k := range old.keys {
-		if nk := keys[kid]; nk == nil || !nk.Equal(k) {
+		if nk := keys[kid]; nk == nil || !nk.Equal(k.PublicKey) {
 			removed = append(removed, kid)
 		}
 	}
@@ -235,14 +235,14 @@ func (v *Verifier) applyJWKS(body []byte) error {
 // or including "verify", and a modulus of 2048 to 8192 bits. Entries that
 // fail to parse are skipped one by one; a duplicated kid is dropped. It
 // fails when no usable key is left.
-func parseJWKS(body []byte) (map[string]*rsa.PublicKey, int, error) {
+func parseJWKS(body []byte) (map[string]*verifyKey, int, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, 0, errors.New("verifier: jwks is not a json key set")
 	}
-	keys := make(map[string]*rsa.PublicKey, len(doc.Keys))
+	keys := make(map[string]*verifyKey, len(doc.Keys))
 	dup := map[string]bool{}
 	skipped := 0
 	for i, raw := range doc.Keys {
@@ -261,7 +261,7 @@ func parseJWKS(body []byte) (map[string]*rsa.PublicKey, int, error) {
 			skipped++
 			continue
 		}
-		keys[kid] = pub
+		keys[kid] = newVerifyKey(pub)
 	}
 	if len(keys) == 0 {
 		return nil, skipped, errNoUsableKeys

@@ -1,8 +1,6 @@
 package verifier
 
 import (
-	"crypto"
-	"crypto/rsa"
 	"crypto/sha256"
 )
 
@@ -19,10 +17,11 @@ const maxSignatureSegment = (maxRSABits/8*4 + 2) / 3
 // (alg pinned to RS256, crit and b64 refused) and the segments checked to
 // be canonical base64url, so all that is left is the signature itself, and
 // a generic JWS parse would decode and allocate the header and payload a
-// second time. crypto/rsa refuses a signature whose length is not the
-// modulus size and a signature value not below the modulus, and compares
-// the whole encoded message, not a parsed DigestInfo.
-func verifyRS256(key *rsa.PublicKey, input, sigSeg string) bool {
+// second time. The check itself (verifyKey.verifyPKCS1v15SHA256) refuses a
+// signature whose length is not the modulus size and a signature value not
+// below the modulus, and compares the whole encoded message, not a parsed
+// DigestInfo.
+func verifyRS256(key *verifyKey, input, sigSeg string) bool {
 	if len(sigSeg) > maxSignatureSegment {
 		return false
 	}
@@ -34,5 +33,5 @@ func verifyRS256(key *rsa.PublicKey, input, sigSeg string) bool {
 	h := sha256.New()
 	h.Write([]byte(input))
 	var sum [sha256.Size]byte
-	return rsa.VerifyPKCS1v15(key, crypto.SHA256, h.Sum(sum[:0]), buf[:n]) == nil
+	return key.verifyPKCS1v15SHA256(h.Sum(sum[:0]), buf[:n])
 }
