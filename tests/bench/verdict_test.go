@@ -12,6 +12,7 @@ BenchmarkVerifyCached-2              	 5994616	       200.8 ns/op	     192 B/op	
 BenchmarkVerifyCachedParallel-2      	 5396844	       249.8 ns/op	     192 B/op	       1 allocs/op
 BenchmarkJWXParse-2                  	   20150	     60309 ns/op	   16403 B/op	     253 allocs/op
 BenchmarkRSAVerifyFloor-2            	   32672	     40362 ns/op	     40972 cpu-ns/op	    1376 B/op	       9 allocs/op
+BenchmarkRS256Precomputed-2          	   55000	     21500 ns/op	     21900 cpu-ns/op	     256 B/op	       1 allocs/op
 `
 
 func byTarget(vs []verdict) map[string]verdict {
@@ -29,7 +30,7 @@ func TestGoBenchVerdicts(t *testing.T) {
 	}
 	// 52.7 µs is over the 40 µs target: missed, by how much.
 	if got := v["first-sight verify < 40 µs (Go benchmark)"]; got.result != "**missed** by 12.7 µs" ||
-		!strings.HasSuffix(got.measured, "crypto/rsa's VerifyPKCS1v15 alone 40.4 µs here, so 12.4 µs is the verifier's own") {
+		!strings.HasSuffix(got.measured, "; of which the signature check 21.5 µs (crypto/rsa's VerifyPKCS1v15 alone: 40.4 µs here)") {
 		t.Errorf("first sight: %+v", got)
 	}
 	if got := v["first-sight verify no slower than jwx's own jwt.Parse"]; got.result != "**met**" {
