@@ -29,8 +29,8 @@ type Sessions struct {
 
 	mu    sync.Mutex
 	cache map[string]sessionCacheEntry
-	// evictions counts Evict calls, so an answer read from the store while a revocation
-	// evicted is not cached over it.
+	// evictions counts Evict calls and cached writes, so an answer read from the store while
+	// a revocation evicted, or while Record wrote, is not cached over the newer state.
 	evictions uint64
 }
 
@@ -100,18 +100,23 @@ func (r *Sessions) Live(ctx context.Context, sid string) (*Session, error) {
 	case !rec.Revoked:
 		live = rec
 	}
-	r.remember(sid, live, now, evictionsBefore)
+	r.remember(sid, live, now, evictionsBefore, false)
 	return live, nil
 }
 
 // remember caches the answer for sid, unless an eviction happened since evictionsBefore was
 // read (a revocation evicted meanwhile, and the answer may predate it); it reports whether it
-// cached.
-func (r *Sessions) remember(sid string, live *Session, now time.Time, evictionsBefore uint64) bool {
+// cached. written says the answer is a record this process just wrote: it supersedes any
+// read still in flight, so the counter moves on and such a read does not cache its older
+// answer (say, "no such session") over it.
+func (r *Sessions) remember(sid string, live *Session, now time.Time, evictionsBefore uint64, written bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.evictions != evictionsBefore {
 		return false
+	}
+	if written {
+		r.evictions++
 	}
 	if len(r.cache) >= maxSessionCache {
 		for k, v := range r.cache {
@@ -143,7 +148,7 @@ func (r *Sessions) Record(ctx context.Context, rec *Session, ttl time.Duration) 
 		return nil
 	}
 	cp := *rec // the caller keeps rec; the cache holds its own copy
-	if !r.remember(rec.ID, &cp, r.now(), evictionsBefore) {
+	if !r.remember(rec.ID, &cp, r.now(), evictionsBefore, true) {
 		r.Evict(rec.ID) // an older answer may be cached: drop it, as before
 	}
 	return nil

@@ -92,3 +92,38 @@ func (e evictingStore) Put(ctx context.Context, key string, value []byte, ttl ti
 	e.evict()
 	return e.Store.Put(ctx, key, value, ttl)
 }
+
+// TestRecordWinsOverReadInFlight: a Live that read "no such session" before Record wrote it,
+// and caches its answer after Record cached the new session, must not leave "not live" in
+// the cache: the session's first protected requests would be refused for the cache TTL.
+func TestRecordWinsOverReadInFlight(t *testing.T) {
+	ctx := context.Background()
+	s, f := newTestSessions(t)
+	rec := &Session{ID: "session_4", ClientID: "c", UserID: "u", CreatedAt: 1}
+	// The read completes (not found), then Record runs to its end, then Live caches.
+	s.store = recordingAfterGet{Store: f, after: func() {
+		if err := s.Record(ctx, rec, time.Hour); err != nil {
+			t.Error(err)
+		}
+	}}
+	if live, err := s.Live(ctx, "session_4"); err != nil || live != nil {
+		t.Fatalf("Live racing Record = %+v, %v; want nil, nil (it read before the write)", live, err)
+	}
+	s.store = f
+	live, err := s.Live(ctx, "session_4")
+	if err != nil || live == nil || live.UserID != "u" {
+		t.Fatalf("Live after Record = %+v, %v; want the recorded session", live, err)
+	}
+}
+
+// recordingAfterGet calls after once a Get has read the store, before it returns.
+type recordingAfterGet struct {
+	store.Store
+	after func()
+}
+
+func (r recordingAfterGet) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := r.Store.Get(ctx, key)
+	r.after()
+	return v, err
+}
