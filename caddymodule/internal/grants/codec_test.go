@@ -22,6 +22,9 @@ func TestRecordsInterchangeableWithEncodingJSON(t *testing.T) {
 			Resource: "https://api", Scope: "openid", Verifier: "v", BindingHash: "b", Consented: true, CreatedAt: 3,
 			SignIn: &SignIn{Provider: "GoogleOAuth", ScreenHint: "sign-up", LoginHint: "a@example.com", DomainHint: "example.com"}}},
 		{func() any { return new(Pending) }, &Pending{ClientID: "c", RedirectURI: "r", CodeChallenge: "cc", Verifier: "v", BindingHash: "b", CreatedAt: 3}},
+		// A present but empty sign-in: encoding/json writes {} for it, and it must come back
+		// present, not as a record stored before sign-in options existed.
+		{func() any { return new(Pending) }, &Pending{ClientID: "c", RedirectURI: "r", CodeChallenge: "cc", Verifier: "v", BindingHash: "b", CreatedAt: 3, SignIn: &SignIn{}}},
 		{func() any { return new(Code) }, &Code{ClientID: "c", RedirectURI: "r", RedirectURIGiven: true, CodeChallenge: "cc", Resource: "x", Scope: "y",
 			SessionID: "s", Sealed: []byte{0, 1, 2, 0xff}, Failures: 2, Redeemed: true, Burned: true, ExpiresAt: 4}},
 		{func() any { return new(Session) }, &Session{ID: "s", ClientID: "c", UserID: "u", Email: "e", FirstName: "f", LastName: "l", OrganizationID: "o",

@@ -44,7 +44,7 @@ type Pending struct {
 	CreatedAt   int64  `json:"created_at"`
 	// SignIn is how WorkOS signs the user in for this authorization (nil on records stored
 	// before it was recorded: AuthKit with no hints).
-	SignIn *SignIn `json:"sign_in,omitempty"`
+	SignIn *SignIn `json:"sign_in,omitzero"`
 }
 
 // SignIn is the connection selector (exactly one of Provider, OrganizationID, ConnectionID)
