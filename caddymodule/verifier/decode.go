@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,7 +238,9 @@ func (c *headerCache) kid(seg string) (string, error) {
 	if c.kids == nil || len(c.kids) >= maxCachedHeaders {
 		c.kids = make(map[string]string, maxCachedHeaders)
 	}
-	c.kids[seg] = kid
+	// seg is a substring of the token: keep a copy of the header alone, so the cache
+	// does not hold bearer tokens (or MaxTokenSize bytes per entry) in memory.
+	c.kids[strings.Clone(seg)] = kid
 	c.mu.Unlock()
 	return kid, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwt"
@@ -224,4 +225,22 @@ func TestHeaderCache(t *testing.T) {
 	wantInvalid(t, c, err, "invalid signature")
 	c, err = e.v.Verify(bg, rawToken([]byte(`{"alg":"RS256","kid":"`+kid1+`"}`), mustJSON(with(claimsAt(t0), "sid", nil)), rs256(e.k1)))
 	wantInvalid(t, c, err, "missing sid")
+}
+
+// TestHeaderCacheKeepsOnlyTheHeader: a cached header segment does not pin the token it came
+// from: a bearer token, valid or not, is not held in memory for as long as its header is cached.
+func TestHeaderCacheKeepsOnlyTheHeader(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.CacheSize = -1 }).ready(t)
+	tok := rawToken([]byte(`{"alg":"RS256","kid":"`+kid1+`"}`), mustJSON(claimsAt(t0)), rs256(e.k1))
+	c, err := e.v.Verify(bg, tok)
+	wantValid(t, c, err)
+	if len(e.v.headers.kids) != 1 {
+		t.Fatalf("header cache holds %d entries; want 1", len(e.v.headers.kids))
+	}
+	start := uintptr(unsafe.Pointer(unsafe.StringData(tok)))
+	for seg := range e.v.headers.kids {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(seg))); p >= start && p < start+uintptr(len(tok)) {
+			t.Fatal("the header cache key shares the token's memory, keeping the whole token alive")
+		}
+	}
 }
