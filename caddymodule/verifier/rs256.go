@@ -13,6 +13,11 @@ import (
 // precomputed path takes the same keys so that both give the same verdict.
 const maxFastExponent = 1<<31 - 1
 
+// minFastBits is the smallest modulus crypto/rsa accepts (without the
+// rsa1024min GODEBUG setting); a smaller key is left to crypto/rsa, which
+// refuses it, whatever lets it reach the verifier.
+const minFastBits = 1024
+
 // sha256DigestInfo is the DER prefix of the DigestInfo for SHA-256
 // (RFC 8017 section 9.2, note 1).
 var sha256DigestInfo = []byte{
@@ -38,11 +43,12 @@ type verifyKey struct {
 }
 
 // newVerifyKey precomputes pub for RS256. A key crypto/rsa would refuse
-// (even modulus, exponent out of range) or one too short to hold the
-// encoding keeps mod nil, so its verdict stays crypto/rsa's.
+// (even modulus, exponent out of range, fewer than minFastBits bits) keeps
+// mod nil, so its verdict stays crypto/rsa's.
 func newVerifyKey(pub *rsa.PublicKey) *verifyKey {
 	k := &verifyKey{PublicKey: pub}
-	if pub.N == nil || pub.N.Bit(0) == 0 || pub.E < 3 || pub.E%2 == 0 || pub.E > maxFastExponent {
+	if pub.N == nil || pub.N.Bit(0) == 0 || pub.E < 3 || pub.E%2 == 0 || pub.E > maxFastExponent ||
+		pub.N.BitLen() < minFastBits {
 		return k
 	}
 	size := pub.Size()

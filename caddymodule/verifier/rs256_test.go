@@ -397,3 +397,47 @@ func FuzzRS256Precomputed(f *testing.F) {
 		}
 	})
 }
+
+// TestRS256RefusesWhatCryptoRSARefusesForSize: a key below crypto/rsa's 1024-bit floor
+// (kept out by the JWKS filter, but newVerifyKey must not rely on it) gets crypto/rsa's
+// verdict, which refuses it, even for a correctly made signature.
+func TestRS256RefusesWhatCryptoRSARefusesForSize(t *testing.T) {
+	e := big.NewInt(65537)
+	var n, d *big.Int
+	for d == nil { // until the primes differ and 65537 is invertible modulo φ(n)
+		p, err := rand.Prime(rand.Reader, 384)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := rand.Prime(rand.Reader, 384)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Cmp(q) == 0 {
+			continue
+		}
+		n = new(big.Int).Mul(p, q)
+		phi := new(big.Int).Mul(new(big.Int).Sub(p, big.NewInt(1)), new(big.Int).Sub(q, big.NewInt(1)))
+		d = new(big.Int).ModInverse(e, phi)
+	}
+	pub := &rsa.PublicKey{N: n, E: 65537}
+	sum := sha256.Sum256([]byte("message"))
+	em := make([]byte, pub.Size())
+	em[1] = 0x01
+	pad := len(em) - len(sha256DigestInfo) - sha256.Size - 1
+	for i := 2; i < pad; i++ {
+		em[i] = 0xff
+	}
+	copy(em[pad+1:], sha256DigestInfo)
+	copy(em[len(em)-sha256.Size:], sum[:])
+	sig := new(big.Int).Exp(new(big.Int).SetBytes(em), d, n).FillBytes(make([]byte, pub.Size()))
+	if new(big.Int).Exp(new(big.Int).SetBytes(sig), e, n).Cmp(new(big.Int).SetBytes(em)) != 0 {
+		t.Fatal("test signature does not invert")
+	}
+	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) == nil {
+		t.Fatal("crypto/rsa accepts a 768-bit key; this test assumes it does not")
+	}
+	if newVerifyKey(pub).verifyPKCS1v15SHA256(sum[:], sig) {
+		t.Fatal("the precomputed path accepts a 768-bit key that crypto/rsa refuses")
+	}
+}
