@@ -58,6 +58,10 @@ type Badger struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// incrMu serializes Incr calls per key (by a hash of the key), so
+	// increments of one counter queue instead of conflicting (see Incr).
+	incrMu [incrStripes]sync.Mutex
+
 	stopGC    chan struct{}
 	gcDone    sync.WaitGroup
 	closeOnce sync.Once

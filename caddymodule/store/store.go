@@ -14,6 +14,11 @@ import (
 // record has expired. Callers compare with errors.Is.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrNotInteger is returned (wrapped) by Incr when the record under the key
+// is not a decimal integer, or is the largest int64 and cannot grow. The
+// record is left unchanged; the key holds something other than a counter.
+var ErrNotInteger = errors.New("store: the record is not a decimal integer counter")
+
 // Kind is a typed key namespace. Every key starts with its kind, so records
 // of different kinds can never collide: a pending authorization's state can
 // never be read back as a session or a code (the Lemonldap lesson).
@@ -113,6 +118,18 @@ type Store interface {
 	// differs or the key is absent. Of N concurrent calls with the same old
 	// value, exactly one returns true.
 	CompareAndSwap(ctx context.Context, key string, old, new []byte, ttl time.Duration) (bool, error)
+	// Incr atomically adds one to the integer under key and returns the
+	// new value. An absent or expired key counts from 0, and the record it
+	// creates expires after ttl (ttl <= 0 means none); incrementing a live
+	// record leaves its expiry as it is, so a fixed window is never
+	// stretched by later increments. The value is stored as decimal text
+	// (what Get returns, and what JSON encodes an integer as), so a record
+	// written by Put as "5" increments to "6". A value that is not a
+	// decimal int64 gives an error wrapping ErrNotInteger and is left
+	// unchanged. Of N concurrent calls on one key, each returns a distinct
+	// value and none fails because of the others: contention only makes a
+	// call slower, never an error.
+	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
 	// Delete removes the record under key; an absent key is not an error.
 	Delete(ctx context.Context, key string) error
 	// Count returns the number of live (unexpired) records of kind k. It is

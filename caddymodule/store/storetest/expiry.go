@@ -36,6 +36,16 @@ func testTTL(t *testing.T, s store.Store) {
 	if ok, err := s.PutIfAbsent(ctx, k("pia-ttl"), []byte("v"), ttl); !ok || err != nil {
 		t.Fatalf("PutIfAbsent = %v, %v", ok, err)
 	}
+	// Incr sets the ttl when it creates the record, and later increments
+	// (even with a longer ttl) never extend it; with no ttl it never expires.
+	incrOnce := store.Key(store.KindRateLimit, "ttl-once")
+	mustIncr(t, s, incrOnce, ttl, 1)
+	for i := int64(2); i <= 4; i++ {
+		mustIncr(t, s, incrOnce, time.Hour, i)
+	}
+	incrForever := store.Key(store.KindRateLimit, "ttl-forever")
+	mustIncr(t, s, incrForever, 0, 1)
+	mustIncr(t, s, incrForever, time.Hour, 2) // no expiry added to a live record either
 	mustPut(t, s, store.Key(store.KindSession, "live"), []byte("v"), time.Hour)
 	mustPut(t, s, store.Key(store.KindSession, "dying"), []byte("v"), ttl)
 	wantValue(t, s, k("get"), []byte("v"))
@@ -46,6 +56,9 @@ func testTTL(t *testing.T, s store.Store) {
 	time.Sleep(2*ttl + 200*time.Millisecond)
 
 	wantNotFound(t, s, k("get"))
+	wantNotFound(t, s, incrOnce)
+	mustIncr(t, s, incrOnce, ttl, 1) // an expired counter starts again
+	wantValue(t, s, incrForever, []byte("2"))
 	if _, err := s.Take(ctx, k("take")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Take(expired) = %v, want ErrNotFound", err)
 	}

@@ -21,6 +21,7 @@ const (
 	OpTake           Op = "Take"
 	OpCompareAndSwap Op = "CompareAndSwap"
 	OpDelete         Op = "Delete"
+	OpIncr           Op = "Incr"
 )
 
 // Faulty decorates a store.Store and fails writes (and, on request, reads) on
@@ -213,6 +214,14 @@ func (f *Faulty) CompareAndSwap(ctx context.Context, key string, old, new []byte
 		return false, nil
 	}
 	return f.Store.CompareAndSwap(ctx, key, old, new, ttl)
+}
+
+// Incr implements store.Store.
+func (f *Faulty) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	if err := f.check(OpIncr); err != nil {
+		return 0, err
+	}
+	return f.Store.Incr(ctx, key, ttl)
 }
 
 // Delete implements store.Store.
