@@ -137,19 +137,17 @@ func FlightKey(token, clientID string) string { return store.HashID(token) + "|"
 // on the store.
 type RateWindows struct{ s store.Store }
 
-// Count adds one request to the window named id, unless it already holds max, and reports
-// whether the request fits. The window's record expires after ttl.
+// Count adds one request to the window named id and reports whether the window now holds at
+// most max: the first max requests fit, every later one is refused (and still counted, which
+// changes no answer). It is one atomic increment in the store, so concurrent requests on one
+// window never fail or go uncounted because of each other, on one instance or many. The
+// window's record expires ttl after its first request; later requests do not extend it.
 func (w RateWindows) Count(ctx context.Context, id string, max int, ttl time.Duration) (bool, error) {
-	allowed := false
-	err := Mutate(ctx, w.s, store.Key(store.KindRateLimit, id), ttl, func(n *int, _ bool) (Decision, error) {
-		allowed = *n < max
-		if !allowed {
-			return Keep, nil
-		}
-		*n++
-		return Write, nil
-	})
-	return allowed, err
+	n, err := w.s.Incr(ctx, store.Key(store.KindRateLimit, id), ttl)
+	if err != nil {
+		return false, err
+	}
+	return n <= int64(max), nil
 }
 
 // Ping tells whether the store answers, by reading the installation secret (a store that
