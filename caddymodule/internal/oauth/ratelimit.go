@@ -8,7 +8,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -32,8 +31,8 @@ type RateConfig struct {
 	PerSecond float64
 	Burst     int
 	// FailClosed makes the shared (store) limiter refuse a request it could not count, because
-	// the store failed or one counter was too contended to update, with 429 and Retry-After.
-	// Off (fail open), such a request goes on uncounted. The in-memory limiter cannot fail.
+	// the store failed or was too slow, with 429 and Retry-After. Off (fail open), such a
+	// request goes on uncounted. The in-memory limiter cannot fail.
 	FailClosed bool
 }
 
@@ -115,8 +114,10 @@ func (l *MemoryLimiter) sweepLocked(now time.Time) {
 // requests per burst/rate seconds. A window boundary can let up to two bursts through in quick
 // succession, the usual price of fixed windows.
 //
-// A request it cannot count (the store failed or timed out, or the counter kept changing under
-// concurrent writers) goes through by default: fail open. The endpoint behind it needs the same
+// Each request is one atomic increment in the store, so concurrent requests on one counter,
+// however many and from however many instances, are all counted: a flood from one address
+// queues on its counter, it does not slip past it. A request it cannot count (the store failed
+// or timed out) goes through by default: fail open. The endpoint behind it needs the same
 // store and answers 503 temporarily_unavailable with Retry-After itself, so failing open adds
 // no work a client could not already cause, while failing closed would turn a Redis blip into
 // 429s for everyone, including requests that need no store write. With FailClosed such a
@@ -172,13 +173,6 @@ func (l *StoreLimiter) Allow(ctx context.Context, key string) (bool, time.Durati
 	case err == nil && !ok:
 		return false, retry
 	case err == nil:
-		return true, 0
-	case errors.Is(err, grants.ErrContention):
-		// Heavy contention on one counter: one client address is sending many requests to one
-		// endpoint at once.
-		if l.failClosed {
-			return false, time.Second
-		}
 		return true, 0
 	case ctx.Err() != nil:
 		// The client gave up; the store is not to blame.
