@@ -34,6 +34,12 @@
 // URL sets max_retries, none of them is re-sent after a lost reply, which
 // could report the wrong outcome.
 //
+// Incr is an atomic counter for values shared by instances (the rate
+// limiter's windows): concurrent increments all count and none fails
+// because of the others. Redis runs INCR and, on a new key, PEXPIRE in one
+// Lua script; Badger queues the increments of one key on an in-process lock
+// (a Badger directory has one process) so they never conflict.
+//
 // # Redis topologies
 //
 // OpenRedis takes one URL; its scheme picks the topology, and the rest is
