@@ -147,9 +147,9 @@ func TestClusterClientResendsUnlessNoRetry(t *testing.T) {
 	}
 }
 
-// On a Cluster, a Take, PutIfAbsent or CompareAndSwap whose reply is lost
-// runs once and fails: it is not re-sent, which could report the wrong
-// outcome. Put, which may run twice harmlessly, is not checked.
+// On a Cluster, a Take, PutIfAbsent, CompareAndSwap or Incr whose reply is
+// lost runs once and fails: it is not re-sent, which could report the wrong
+// outcome (or, for Incr, count twice). Put, which may run twice harmlessly, is not checked.
 func TestRedisClusterOneShotWritesRunOnce(t *testing.T) {
 	for _, c := range []struct {
 		name, cmd string
@@ -165,6 +165,10 @@ func TestRedisClusterOneShotWritesRunOnce(t *testing.T) {
 		}},
 		{"CompareAndSwap", "evalsha", func(ctx context.Context, s *Redis) error {
 			_, err := s.CompareAndSwap(ctx, Key(KindSession, "s"), []byte("a"), []byte("b"), time.Minute)
+			return err
+		}},
+		{"Incr", "evalsha", func(ctx context.Context, s *Redis) error {
+			_, err := s.Incr(ctx, Key(KindRateLimit, "w"), time.Minute)
 			return err
 		}},
 	} {
