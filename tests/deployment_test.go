@@ -171,7 +171,7 @@ func redisArray(t *testing.T, addr string, args ...string) []string {
 // front of the WorkOS and resource stand-ins. Through the load balancer it runs a full flow
 // whose requests alternate between the instances, then checks that a revocation made directly
 // at instance 1 is refused directly at instance 2 within 100 ms, that client addresses
-// reach the gateways through the load balancer (trusted_proxies), that 50 concurrent
+// reach the gateways through the load balancer (trusted_proxies), that 40 concurrent
 // redemptions of one code split over both instances have exactly one winner, and that the
 // load balancer keeps serving when an instance stops.
 func TestDeploymentTwoInstancesBehindCaddyLB(t *testing.T) {
@@ -368,15 +368,16 @@ func TestDeploymentTwoInstancesBehindCaddyLB(t *testing.T) {
 		t.Errorf("rate-limit windows of register in Redis:\n%s\nwant 127.0.0.1 (the client, through the load balancer) and 203.0.113.7 (forwarded by a trusted proxy), never 203.0.113.9 (forged by a client)", keys)
 	}
 
-	// 50 concurrent redemptions of one code through the load balancer: round robin sends
+	// 40 concurrent redemptions of one code through the load balancer: round robin sends
 	// half to each instance, and exactly one wins. The rate limit (5/s, burst 50: 50 token
-	// requests per client address and 10 s window, shared in Redis) lets exactly 50 through
-	// in one window, so they start in a fresh window.
+	// requests per client address and 10 s window, counted atomically in Redis) lets exactly
+	// 50 through in one window, so they start in a fresh window and leave room for the
+	// sign-in below, which may fall in the same window.
 	flow = kit.StartFlow(t, reg, "ada@example.com")
 	form := flow.TokenForm(flow.Code(t))
 	const window = 10 * time.Second
 	time.Sleep(window - time.Duration(time.Now().UnixNano()%int64(window)) + 50*time.Millisecond)
-	const n = 50
+	const n = 40
 	codeSeries := func(code string) string {
 		return `caddy_http_request_duration_seconds_count{code="` + code + `",handler="drio_oauth",method="POST"`
 	}
