@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 )
 
@@ -92,10 +91,10 @@ func (s *Server) EndSession(ctx context.Context, rt *Runtime, sid string) (found
 // stop it; "" for any other id.
 func (s *Server) UnstoredClient(id string) string {
 	const sessions = "; end its sessions with DELETE /drio/sessions/<session_id> (GET /drio/sessions?client_id=… lists them)"
-	switch {
-	case s.static(id) != nil:
+	switch s.kindOf(id) {
+	case clientConfigured:
 		return "client " + id + " is configured in the drio block, not registered: remove its client block and reload the config" + sessions
-	case s.clientDocs != nil && cimd.IsMetadataURL(id):
+	case clientDocument:
 		return "client " + id + " is a client metadata document URL, never stored: there is nothing to delete; client_metadata_documents off refuses every such client" + sessions
 	}
 	return ""

@@ -31,17 +31,41 @@ const basicChallenge = `Basic realm="drio"`
 // failure is a *cimd.Error. With registration off, registered clients are not found: they
 // stop at once.
 func (s *Server) loadClient(r *http.Request, rt *Runtime, id string) (*grants.Client, error) {
-	if sc := s.static(id); sc != nil {
-		c := sc.rec
+	switch s.kindOf(id) {
+	case clientConfigured:
+		c := s.static(id).rec
 		return &c, nil
-	}
-	if s.clientDocs != nil && cimd.IsMetadataURL(id) {
+	case clientDocument:
 		return s.documentClient(r, id)
 	}
 	if s.cfg.RegistrationOff {
 		return nil, grants.ErrNotFound
 	}
 	return rt.Grants.Clients.Get(r.Context(), id)
+}
+
+// clientKind is where the client a client_id names comes from.
+type clientKind int
+
+const (
+	// clientRegistered is a dynamic registration, kept in the store.
+	clientRegistered clientKind = iota
+	// clientConfigured is one of the operator's client blocks, kept in the configuration.
+	clientConfigured
+	// clientDocument is described by the metadata document at its URL, and never stored.
+	clientDocument
+)
+
+// kindOf says where id's client comes from, by the rules loadClient follows: a configured
+// client wins, then an https URL while metadata documents are accepted, then the store.
+func (s *Server) kindOf(id string) clientKind {
+	switch {
+	case s.static(id) != nil:
+		return clientConfigured
+	case s.clientDocs != nil && cimd.IsMetadataURL(id):
+		return clientDocument
+	}
+	return clientRegistered
 }
 
 // withChallenge adds the Basic challenge to e.
@@ -152,11 +176,12 @@ func parseBasic(h string) (id, secret string, ok bool) {
 const renewEvery = 24 * time.Hour
 
 // renewClient restarts the lifetime of a registration that is in use, so only registrations
-// unused for Config.ClientTTL expire. A failed renewal is logged and otherwise ignored: the
+// unused for Config.ClientTTL expire; configured and document clients are not stored and have
+// no lifetime. A failed renewal is logged and otherwise ignored: the
 // request it rides on has already succeeded, and the next use tries again.
 func (s *Server) renewClient(r *http.Request, rt *Runtime, c *grants.Client) {
 	now := time.Now()
-	if s.static(c.ID) != nil || s.cfg.ClientTTL <= 0 || now.Sub(time.Unix(c.LastUsed, 0)) < min(renewEvery, s.cfg.ClientTTL/4) {
+	if s.kindOf(c.ID) != clientRegistered || s.cfg.ClientTTL <= 0 || now.Sub(time.Unix(c.LastUsed, 0)) < min(renewEvery, s.cfg.ClientTTL/4) {
 		return
 	}
 	// Through Mutate, so a registration deleted meanwhile (by an operator) stays deleted.

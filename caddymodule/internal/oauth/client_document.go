@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/drio-gateway/gateway/caddymodule/internal/cimd"
 	"github.com/drio-gateway/gateway/caddymodule/internal/grants"
 )
 
@@ -27,16 +26,13 @@ func (s *Server) documentClient(r *http.Request, id string) (*grants.Client, err
 	}
 	now := time.Now().Unix()
 	return &grants.Client{
-		ID:            doc.ClientID,
-		Name:          doc.ClientName,
-		RedirectURIs:  doc.RedirectURIs,
-		GrantTypes:    doc.GrantTypes,
-		ResponseTypes: doc.ResponseTypes,
-		Scope:         doc.Scope,
-		IssuedAt:      now,
-		// Never stored, so there is no registration to renew: LastUsed now keeps renewClient
-		// from trying.
-		LastUsed:           now,
+		ID:                 doc.ClientID,
+		Name:               doc.ClientName,
+		RedirectURIs:       doc.RedirectURIs,
+		GrantTypes:         doc.GrantTypes,
+		ResponseTypes:      doc.ResponseTypes,
+		Scope:              doc.Scope,
+		IssuedAt:           now,
 		GrantTypesEnforced: true,
 	}, nil
 }
@@ -44,7 +40,7 @@ func (s *Server) documentClient(r *http.Request, id string) (*grants.Client, err
 // documentHost is the host of a metadata-document client_id, which the gateway verified by
 // fetching the document there over https; "" for any other client.
 func (s *Server) documentHost(c *grants.Client) string {
-	if s.clientDocs == nil || !cimd.IsMetadataURL(c.ID) {
+	if s.kindOf(c.ID) != clientDocument {
 		return ""
 	}
 	u, err := url.Parse(c.ID)
