@@ -180,10 +180,20 @@ func TestLogout(t *testing.T) {
 // shows the gateway's counters moving after a flow, as an operator reads them.
 func TestHealthAndMetrics(t *testing.T) {
 	s := startStack(t, stackOptions{DrioExtra: introspectionConfig()})
+	// Readiness turns 200 once the first WorkOS key set is in, which the gateway fetches in
+	// the background after it starts: a load balancer polls it, and so does this test.
 	for _, path := range []string{"/api/v1/auth/health", "/api/v1/auth/live"} {
-		resp, body := s.call(t, http.MethodGet, path, "", nil)
-		if resp.StatusCode != http.StatusOK || str(body, "status") != "ok" {
-			t.Errorf("GET %s: %d %v", path, resp.StatusCode, body)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, body := s.call(t, http.MethodGet, path, "", nil)
+			if resp.StatusCode == http.StatusOK && str(body, "status") == "ok" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("GET %s: %d %v, still not ready after 10 s", path, resp.StatusCode, body)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	c, tok := s.login(t, "ada@example.com")
