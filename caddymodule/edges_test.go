@@ -282,8 +282,16 @@ func TestHealthNotReady(t *testing.T) {
 	}
 	g.WorkOS.ClearFaults()
 	// The background retry backs off (1 s, 2 s, 4 s, …), so its next attempt may be many
-	// seconds away; fetch now, as a verify that meets an unknown kid would.
-	if err := g.state().Verifier.Refresh(context.Background()); err != nil {
+	// seconds away; fetch now, as a verify that meets an unknown kid would. A Refresh joins
+	// a fetch already in flight, which may have left before the fault was cleared and bring
+	// back its 500, so ask again (bounded) until a fetch that started afterwards answers.
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = g.state().Verifier.Refresh(context.Background()); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("fetching the key set once WorkOS answers: %v", err)
 	}
 	if resp := g.do(t, "GET", "/api/v1/auth/health", "", "", nil); resp.StatusCode != http.StatusOK {
