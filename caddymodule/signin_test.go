@@ -6,7 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
+	"github.com/drio-gateway/gateway/caddymodule/internal/respond"
 	"github.com/drio-gateway/gateway/internal/testkit"
+	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
 // signInGateway is a gateway without the consent page (so /authorize answers with the WorkOS
@@ -171,6 +175,78 @@ func TestSignInOptionsRefused(t *testing.T) {
 			err := consentValidate(t, nil, &s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSignInOutcomeChecked: the AuthKit URL passes through the user's browser, where its
+// selector can be rewritten, so the callback checks WorkOS's answer against what the gateway
+// asked for. A session in another organization, or one opened by another provider or without
+// the SSO connection asked for, is refused with access_denied at the client's redirect URI
+// (no code), and WorkOS is asked to end it.
+func TestSignInOutcomeChecked(t *testing.T) {
+	org := workosmock.DemoOrgID
+	authkit := func(q url.Values) {
+		q.Del("organization_id")
+		q.Del("connection_id")
+		q.Set("provider", "authkit")
+	}
+	for _, tc := range []struct {
+		name    string
+		opts    *SignInConfig
+		extra   url.Values       // on the client's /authorize
+		rewrite func(url.Values) // on the AuthKit URL, in the browser; nil: untouched
+		email   string
+		refused bool
+	}{
+		{"organization kept", &SignInConfig{OrganizationID: org}, nil, nil, "ada@example.com", false},
+		{"user outside the organization", &SignInConfig{OrganizationID: org}, nil, nil, "linus@example.com", true},
+		{"client's organization rewritten to AuthKit", &SignInConfig{AllowOrganizations: []string{org}},
+			url.Values{"organization_id": {org}}, authkit, "linus@example.com", true},
+		{"provider kept", &SignInConfig{Provider: "GoogleOAuth"}, nil, nil, "ada@example.com", false},
+		{"provider rewritten to AuthKit", &SignInConfig{Provider: "GoogleOAuth"}, nil, authkit, "ada@example.com", true},
+		{"client's provider rewritten to another", &SignInConfig{AllowProviders: []string{"GitHubOAuth"}},
+			url.Values{"provider": {"GitHubOAuth"}}, func(q url.Values) { q.Set("provider", "GoogleOAuth") }, "ada@example.com", true},
+		{"connection kept", &SignInConfig{ConnectionID: "conn_1"}, nil, nil, "ada@example.com", false},
+		{"connection rewritten to AuthKit", &SignInConfig{ConnectionID: "conn_1"}, nil, authkit, "ada@example.com", true},
+		{"AuthKit: any method, any organization", nil, nil, func(q url.Values) { q.Set("provider", "GoogleOAuth") }, "linus@example.com", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := signInGateway(t, tc.opts)
+			verifier := oauth2.GenerateVerifier()
+			opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+			for k := range tc.extra {
+				opts = append(opts, oauth2.SetAuthURLParam(k, tc.extra.Get(k)))
+			}
+			f, workosURL := g.kit.AuthorizeAt(t, c, c.Config.AuthCodeURL("st-outcome", opts...), verifier)
+			if tc.rewrite != nil {
+				u, err := url.Parse(workosURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q := u.Query()
+				tc.rewrite(q)
+				u.RawQuery = q.Encode()
+				workosURL = u.String()
+			}
+			f.SignIn(t, workosURL, tc.email)
+			revokes := g.WorkOS.Hits(workosmock.EndpointRevoke)
+			loc := f.Redirect(t)
+			if !tc.refused {
+				if loc.Query().Get("code") == "" {
+					t.Fatalf("a sign-in as asked was refused: %s", loc)
+				}
+				if tok := f.Exchange(t, loc.Query().Get("code")); tok.AccessToken == "" {
+					t.Fatal("no access token for a sign-in as asked")
+				}
+				return
+			}
+			if q := loc.Query(); q.Get("error") != respond.CodeAccessDenied || q.Has("code") {
+				t.Errorf("callback after a sign-in otherwise than asked: %s, want access_denied and no code", loc)
+			}
+			if got := g.WorkOS.Hits(workosmock.EndpointRevoke) - revokes; got != 1 {
+				t.Errorf("%d WorkOS session revocations for the refused sign-in, want 1", got)
 			}
 		})
 	}

@@ -46,6 +46,17 @@ func (c *Client) StartFlow(tb testing.TB, reg *Registration, email string, opts 
 // stops the test if any hop answers otherwise.
 func (c *Client) StartFlowAt(tb testing.TB, reg *Registration, authURL, verifier, email string) *Flow {
 	tb.Helper()
+	f, workosURL := c.AuthorizeAt(tb, reg, authURL, verifier)
+	f.SignIn(tb, workosURL, email)
+	return f
+}
+
+// AuthorizeAt is StartFlowAt's first half: it navigates a new browser to authURL, approves
+// the consent page if there is one, and returns the flow with the WorkOS sign-in URL the
+// gateway sent the browser to, not yet visited (a test may rewrite it first, as the user's
+// browser could).
+func (c *Client) AuthorizeAt(tb testing.TB, reg *Registration, authURL, verifier string) (*Flow, string) {
+	tb.Helper()
 	f := &Flow{Client: c, Reg: reg, Browser: NewBrowser(), Verifier: verifier}
 	if u, err := url.Parse(authURL); err == nil {
 		f.State = u.Query().Get("state")
@@ -77,7 +88,15 @@ func (c *Client) StartFlowAt(tb testing.TB, reg *Registration, authURL, verifier
 		tb.Fatalf("authorize did not lead to the WorkOS stand-in's sign-in: %q", workosURL)
 	}
 	c.Secrets.Note(signIn.Query().Get("state"))
-	resp = b.Get(tb, workosURL+"&login_hint="+url.QueryEscape(email))
+	return f, workosURL
+}
+
+// SignIn is StartFlowAt's second half: it signs in at the WorkOS stand-in's workosURL as
+// email in the flow's browser and keeps the callback URL WorkOS redirects to, not yet visited.
+func (f *Flow) SignIn(tb testing.TB, workosURL, email string) {
+	tb.Helper()
+	c := f.Client
+	resp := f.Browser.Get(tb, workosURL+"&login_hint="+url.QueryEscape(email))
 	if resp.StatusCode != http.StatusFound {
 		tb.Fatalf("WorkOS sign-in: status %d, body %s", resp.StatusCode, resp.Body)
 	}
@@ -89,7 +108,6 @@ func (c *Client) StartFlowAt(tb testing.TB, reg *Registration, authURL, verifier
 		c.Secrets.Note(u.Query().Get("code"))
 		c.Secrets.Note(u.Query().Get("state"))
 	}
-	return f
 }
 
 // Callback visits the flow's callback URL in the flow's browser and returns the answer,

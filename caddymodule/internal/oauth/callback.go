@@ -111,11 +111,22 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request, rt *Runti
 		return fail(respond.CodeServerError, "The sign-in service returned an incomplete answer")
 	}
 
-	now := time.Now()
 	org := claims.OrganizationID
 	if org == "" {
 		org = resp.OrganizationID
 	}
+	if why := signInMismatch(pending.SignIn, org, string(resp.AuthenticationMethod)); why != "" {
+		// The session WorkOS opened is not one this gateway asked for: it is never recorded
+		// (so its tokens are refused here), and WorkOS is asked to end it.
+		s.logger.Warn("sign-in refused: WorkOS signed the user in otherwise than the gateway asked",
+			zap.String("reason", why), zap.String("client_id", client.ID), zap.String("request_id", s.requestID(r)))
+		if err := s.bridge.RevokeSession(claims.SessionID); err != nil {
+			s.logger.Warn("ending the refused WorkOS session failed", zap.Error(err), zap.String("request_id", s.requestID(r)))
+		}
+		return fail(respond.CodeAccessDenied, "The sign-in did not use the "+why+" this application asked for; start again")
+	}
+
+	now := time.Now()
 	sess := &grants.Session{
 		ID:             claims.SessionID,
 		ClientID:       client.ID,

@@ -164,6 +164,32 @@ func (s *Server) parseSignIn(q url.Values) (*grants.SignIn, string) {
 	return in, ""
 }
 
+// signInMismatch names what of a completed sign-in differs from what the gateway asked WorkOS
+// for ("organization", "provider" or "connection"), or returns "" when nothing does. The
+// AuthKit URL passes through the user's browser, where its selector can be rewritten, so the
+// allow lists checked at /authorize would mean little if WorkOS's answer were not checked too:
+// the session must be in the organization asked for, and the user must have authenticated by
+// the provider asked for (WorkOS reports GoogleOAuth, GitHubOAuth, … under the provider's own
+// name) or, for a connection, by SSO. Which SSO connection WorkOS does not report, so a
+// connection rewritten into another SSO connection of the same WorkOS environment is not
+// caught here. A sign-in through AuthKit may end in any method and any organization.
+func signInMismatch(asked *grants.SignIn, org, method string) string {
+	switch {
+	case asked == nil:
+		return ""
+	case asked.OrganizationID != "" && org != asked.OrganizationID:
+		return "organization"
+	case asked.Provider != "" && asked.Provider != workos.ProviderAuthKit && method != asked.Provider:
+		return "provider"
+	case asked.ConnectionID != "" && method != authMethodSSO:
+		return "connection"
+	}
+	return ""
+}
+
+// authMethodSSO is WorkOS's authentication_method for a sign-in through an SSO connection.
+const authMethodSSO = "SSO"
+
 // workosSignIn is the bridge's form of a pending authorization's sign-in choices (nil for one
 // stored before they were recorded: AuthKit, no hints).
 func workosSignIn(in *grants.SignIn) workos.SignIn {
