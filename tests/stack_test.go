@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -278,10 +279,18 @@ func (s *stack) Logs() string {
 func (s *stack) noteSecret(v string) { s.secrets.Note(v) }
 
 // checkLogs fails the test if the gateway's logs so far hold a noted secret, the WorkOS API
-// key, a bearer token or a panic.
+// key, a bearer token or a panic, or a line that is not a structured log entry: an operator's
+// log pipeline parses every line Caddy writes, so a library printing to stderr on its own
+// (as go-redis does unless told otherwise) would be lost or break it.
 func (s *stack) checkLogs() {
 	s.t.Helper()
-	s.secrets.CheckLog(s.t, "gateway logs", s.Logs())
+	logs := s.Logs()
+	s.secrets.CheckLog(s.t, "gateway logs", logs)
+	for line := range strings.Lines(logs) {
+		if line = strings.TrimSpace(line); line != "" && !json.Valid([]byte(line)) {
+			s.t.Errorf("the gateway wrote a line that is not a JSON log entry: %q", line)
+		}
+	}
 }
 
 func freeAddr(t *testing.T) string {

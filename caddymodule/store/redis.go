@@ -19,7 +19,10 @@ type RedisOptions struct {
 	// can share one Redis database. Default "drio:". On a Cluster, a
 	// prefix holding a hash tag ("{…}") would put every record in one slot.
 	Prefix string
-	// Logger receives the store's own log lines. Nil discards them.
+	// Logger receives the store's own log lines, and go-redis's (pool dial failures,
+	// reconnections, topology changes: at Warn, each distinct line at most once per 10 s).
+	// go-redis has one logger per process, so the last store opened with a Logger gets
+	// them. Nil discards the store's lines and leaves go-redis's on stderr.
 	Logger *zap.Logger
 }
 
@@ -111,6 +114,7 @@ func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, e
 	if log == nil {
 		log = zap.NewNop()
 	}
+	routeLibraryLog(opts.Logger)
 	c := t.newClient()
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
