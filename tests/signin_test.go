@@ -9,12 +9,13 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/drio-gateway/gateway/internal/testkit"
+	"github.com/drio-gateway/gateway/upstream-mock/workosmock"
 )
 
 // TestBrandedConsentAndSignInOptions runs a real Caddy configured with consent branding and
 // sign-in options, written as an operator would in the Caddyfile: the consent page shows the
 // product name under the gateway's policy, an allowed organization_id reaches the WorkOS
-// stand-in and the sign-in completes, and one outside the allowlist goes back to the client as
+// stand-in and the sign-in (of a member of that organization) completes, and one outside the allowlist goes back to the client as
 // invalid_request without reaching WorkOS.
 func TestBrandedConsentAndSignInOptions(t *testing.T) {
 	s := startStack(t, stackOptions{DrioExtra: `
@@ -23,14 +24,14 @@ func TestBrandedConsentAndSignInOptions(t *testing.T) {
 			primary_color 4f46e5
 		}
 		sign_in {
-			allow_organizations org_acme org_partner
+			allow_organizations org_acme `+workosmock.DemoOrgID+`
 			pass_through login_hint
 		}`})
 	c := s.register(t, "branded client")
 
 	verifier := oauth2.GenerateVerifier()
 	authURL := c.Config.AuthCodeURL("st-branded", oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("organization_id", "org_partner"))
+		oauth2.SetAuthURLParam("organization_id", workosmock.DemoOrgID))
 	page := testkit.NewBrowser().Get(t, authURL)
 	csp := page.Header.Get("Content-Security-Policy")
 	if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, `<div class="brand">Acme &lt;Cloud&gt;</div>`) ||
@@ -43,8 +44,8 @@ func TestBrandedConsentAndSignInOptions(t *testing.T) {
 
 	f := s.kit.StartFlowAt(t, c, authURL, verifier, "ada@example.com")
 	reached := s.WorkOS.LastAuthorize()
-	if reached.Get("organization_id") != "org_partner" || reached.Has("provider") {
-		t.Errorf("WorkOS got %v, want organization_id=org_partner and no provider", reached)
+	if reached.Get("organization_id") != workosmock.DemoOrgID || reached.Has("provider") {
+		t.Errorf("WorkOS got %v, want organization_id=%s and no provider", reached, workosmock.DemoOrgID)
 	}
 	if tok := f.Exchange(t, f.Code(t)); tok.AccessToken == "" {
 		t.Fatal("no access token after signing in with an allowed organization")
