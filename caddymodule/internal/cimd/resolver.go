@@ -61,6 +61,11 @@ func (r *Resolver) Resolve(ctx context.Context, id string) (*Document, *Error) {
 		return e.doc, e.err
 	}
 	ch := r.flight.DoChan(id, func() (any, error) {
+		// A caller that missed the cache just before another's fetch finished and left
+		// the flight would otherwise fetch the document again.
+		if e, ok := r.cache.Get(id); ok && r.now().Before(e.expires) {
+			return e, nil
+		}
 		doc, header, e := r.fetcher.fetch(context.Background(), id)
 		outcome := "ok"
 		ttl := NegativeTTL
