@@ -310,6 +310,7 @@ func TestUpstreamFailuresUseTheEnvelope(t *testing.T) {
 		select {
 		case <-hang:
 		case <-r.Context().Done():
+			panic(http.ErrAbortHandler) // hung: never answer, not even an empty 200
 		}
 	}))
 	t.Cleanup(func() { close(hang); slow.Close() })

@@ -124,6 +124,7 @@ func newJWKSServer(tb testing.TB, body []byte) *jwksServer {
 		if hang {
 			select {
 			case <-r.Context().Done():
+				panic(http.ErrAbortHandler) // hung: never answer, not even an empty 200
 			case <-s.release:
 			}
 			return
@@ -132,7 +133,7 @@ func newJWKSServer(tb testing.TB, body []byte) *jwksServer {
 			select {
 			case <-time.After(delay):
 			case <-r.Context().Done():
-				return
+				panic(http.ErrAbortHandler)
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")

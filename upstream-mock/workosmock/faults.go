@@ -33,7 +33,8 @@ const (
 	// FaultStatus answers Fault.Status (default 500) with an optional
 	// Retry-After header and a JSON body {"error":"server_error",...}.
 	FaultStatus FaultMode = "status"
-	// FaultHang blocks until the client gives up or the Server is closed.
+	// FaultHang blocks until the client gives up (then aborts the connection without an
+	// answer) or the Server is closed.
 	FaultHang FaultMode = "hang"
 	// FaultTruncate answers 200 with Content-Length 1000, writes 10 bytes
 	// and closes the connection.
@@ -107,6 +108,9 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) {
 	case FaultHang:
 		select {
 		case <-r.Context().Done():
+			// A hung server never answers. Returning would send an empty 200, which a client
+			// giving up at that moment may still read (its close races the response).
+			panic(http.ErrAbortHandler)
 		case <-s.closed:
 			writeOAuthError(w, http.StatusServiceUnavailable, "server_error", "The server is shutting down.")
 		}
