@@ -52,22 +52,39 @@ var aofSettings = []string{"--appendonly", "yes", "--appendfsync", "everysec", "
 func startRedisServer(t *testing.T, settings ...string) *redisServer {
 	t.Helper()
 	bin := redisServerBinary(t)
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	r := &redisServer{url: "redis://" + addr + "/0", addr: addr, bin: bin, dir: t.TempDir()}
-	r.args = append(append(r.args, settings...), "--port", port, "--bind", "127.0.0.1", "--save", "", "--dir", r.dir)
-	r.start(t)
-	t.Cleanup(func() {
-		if r.cmd != nil {
-			_ = r.cmd.Process.Kill()
-			<-r.done
+	// freeAddr's port is free when picked, but another process may bind it first: then
+	// pick a fresh one.
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		_, port, _ := net.SplitHostPort(addr)
+		r := &redisServer{url: "redis://" + addr + "/0", addr: addr, bin: bin, dir: t.TempDir()}
+		r.args = append(append(r.args, settings...), "--port", port, "--bind", "127.0.0.1", "--save", "", "--dir", r.dir)
+		if !r.launch(t) {
+			t.Cleanup(func() {
+				if r.cmd != nil {
+					_ = r.cmd.Process.Kill()
+					<-r.done
+				}
+			})
+			return r
 		}
-	})
-	return r
+		if attempt == 3 {
+			t.Fatalf("redis-server found its port taken three times:\n%s", r.logs.String())
+		}
+	}
 }
 
 // start runs redis-server and waits until it answers PING (after loading its append-only file).
 func (r *redisServer) start(t *testing.T) {
+	t.Helper()
+	if r.launch(t) {
+		t.Fatalf("redis-server could not listen again on %s: another process took the port:\n%s", r.addr, r.logs.String())
+	}
+}
+
+// launch is start, except that it reports (instead of failing the test) when redis-server
+// exited because its port was already in use.
+func (r *redisServer) launch(t *testing.T) (portTaken bool) {
 	t.Helper()
 	r.logs = &syncBuffer{}
 	r.cmd = exec.Command(r.bin, r.args...)
@@ -80,15 +97,20 @@ func (r *redisServer) start(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if redisCommand(r.addr, "PING") == "+PONG" {
-			return
+			return false
 		}
 		select {
 		case <-r.done:
+			r.cmd = nil
+			if strings.Contains(r.logs.String(), "Address already in use") {
+				return true
+			}
 			t.Fatalf("redis-server exited at start:\n%s", r.logs.String())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
 	t.Fatalf("redis-server did not answer PING within 10 s:\n%s", r.logs.String())
+	return false // not reached
 }
 
 // kill SIGKILLs redis-server (a crash: no shutdown, no final fsync) and waits until it is gone.

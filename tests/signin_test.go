@@ -24,7 +24,7 @@ func TestBrandedConsentAndSignInOptions(t *testing.T) {
 			primary_color 4f46e5
 		}
 		sign_in {
-			allow_organizations org_acme `+workosmock.DemoOrgID+`
+			allow_organizations org_acme ` + workosmock.DemoOrgID + `
 			pass_through login_hint
 		}`})
 	c := s.register(t, "branded client")

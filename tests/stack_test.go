@@ -67,6 +67,9 @@ type stackOptions struct {
 	// SiteExtra is added inside the site block, after reverse_proxy: a handle block that
 	// sends a path to another upstream, say (drio_protect still runs first).
 	SiteExtra string
+	// WorkOSTimeout is the gateway's workos timeout; default 2 s, so fault tests that hang
+	// WorkOS end quickly.
+	WorkOSTimeout time.Duration
 	// Peer makes this gateway a second instance in front of the same WorkOS stand-in and
 	// resource API as Peer (with a shared Storage, a second node of one deployment).
 	Peer *stack
@@ -127,18 +130,31 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 			s.resTS.Close()
 		})
 	}
-	s.gwAddr = freeAddr(t)
-	s.admin = freeAddr(t)
-	s.GW = "http://" + s.gwAddr
-	s.kit = &testkit.Client{Base: s.GW, WorkOS: s.workosTS.URL, Secrets: s.secrets}
-	s.startCaddy()
-	return s
+	// freeAddr's ports are free when picked, but another process (a parallel test package's
+	// server) may bind one before Caddy does: then pick fresh ones.
+	for attempt := 1; ; attempt++ {
+		s.gwAddr = freeAddr(t)
+		s.admin = freeAddr(t)
+		s.GW = "http://" + s.gwAddr
+		s.kit = &testkit.Client{Base: s.GW, WorkOS: s.workosTS.URL, Secrets: s.secrets}
+		if !s.launchCaddy() {
+			return s
+		}
+		if attempt == 3 {
+			t.Fatalf("caddy found its ports taken three times:\n%s", s.Logs())
+		}
+		t.Logf("another process took caddy's port before it bound it; trying fresh ports")
+	}
 }
 
 func (s *stack) caddyfile() string {
 	upstream := strings.TrimPrefix(s.resTS.URL, "http://")
 	if s.opts.UpstreamURL != "" {
 		upstream = strings.TrimPrefix(s.opts.UpstreamURL, "http://")
+	}
+	workosTimeout := 2 * time.Second
+	if s.opts.WorkOSTimeout > 0 {
+		workosTimeout = s.opts.WorkOSTimeout
 	}
 	storage := "storage badger " + s.DataDir
 	if s.opts.Storage != "" {
@@ -155,7 +171,7 @@ func (s *stack) caddyfile() string {
 			client_id %s
 			api_key %s
 			endpoint %s
-			timeout 2s
+			timeout %s
 		}
 		%s
 		%s
@@ -173,11 +189,20 @@ func (s *stack) caddyfile() string {
 	}
 	%s
 }
-`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, storage, s.opts.DrioExtra, s.GW, s.opts.ProtectExtra, upstream, s.opts.ProxyExtra, s.opts.SiteExtra)
+`, s.admin, s.GW, testClientID, testAPIKey, s.workosTS.URL, workosTimeout, storage, s.opts.DrioExtra, s.GW, s.opts.ProtectExtra, upstream, s.opts.ProxyExtra, s.opts.SiteExtra)
 }
 
 // startCaddy runs the Caddy binary with the stack's Caddyfile and waits until it serves.
 func (s *stack) startCaddy() {
+	s.t.Helper()
+	if s.launchCaddy() {
+		s.t.Fatalf("caddy could not listen: another process took its port\n%s", s.Logs())
+	}
+}
+
+// launchCaddy is startCaddy, except that it reports (instead of failing the test) when Caddy
+// exited because an address it was to listen on was already in use.
+func (s *stack) launchCaddy() (portTaken bool) {
 	t := s.t
 	t.Helper()
 	cfgPath := filepath.Join(s.cfgDir, "Caddyfile")
@@ -198,24 +223,31 @@ func (s *stack) startCaddy() {
 	s.mu.Lock()
 	s.proc, s.logs = p, logs
 	s.mu.Unlock()
+	// Bounded: whoever holds a taken port may accept and never answer.
+	probe := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
+			s.takeProc()
+			if strings.Contains(logs.String(), "address already in use") {
+				return true
+			}
 			t.Fatalf("caddy exited during startup:\n%s", logs.String())
 		default:
 		}
-		resp, err := http.Get(s.GW + "/.well-known/oauth-authorization-server")
+		resp, err := probe.Get(s.GW + "/.well-known/oauth-authorization-server")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return false
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.kill()
 	t.Fatalf("caddy did not serve within 30s\n%s", logs.String())
+	return false // not reached
 }
 
 // proc is a running gateway process; done is closed once it has exited and been reaped.

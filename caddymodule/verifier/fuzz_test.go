@@ -79,7 +79,7 @@ func FuzzVerifyJWT(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tok string) {
 		start := time.Now()
 		c, err := e.v.Verify(bg, tok)
-		if d := time.Since(start); d > 250*time.Millisecond {
+		if d := time.Since(start); d > time.Second { // an unknown kid may fetch the JWKS once
 			t.Errorf("Verify took %v on a %d-byte input", d, len(tok))
 		}
 		if err == nil {

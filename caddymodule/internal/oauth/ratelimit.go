@@ -133,6 +133,8 @@ type StoreLimiter struct {
 	failClosed bool
 	now        func() time.Time
 	logger     *zap.Logger
+	// timeout bounds one count in the store (limiterStoreTimeout).
+	timeout time.Duration
 
 	// downUntil is when (unix nanoseconds) the store may be asked again after a failure.
 	downUntil atomic.Int64
@@ -155,7 +157,8 @@ const limiterStoreTimeout = time.Second
 // NewStoreLimiter returns a limiter whose counters live in the shared store.
 func NewStoreLimiter(windows grants.RateWindows, cfg RateConfig, logger *zap.Logger) *StoreLimiter {
 	window := max(time.Duration(float64(cfg.Burst)/cfg.PerSecond*float64(time.Second)), time.Second)
-	return &StoreLimiter{windows: windows, max: cfg.Burst, window: window, failClosed: cfg.FailClosed, now: time.Now, logger: logger}
+	return &StoreLimiter{windows: windows, max: cfg.Burst, window: window, failClosed: cfg.FailClosed, now: time.Now, logger: logger,
+		timeout: limiterStoreTimeout}
 }
 
 // Allow implements Limiter.
@@ -166,7 +169,7 @@ func (l *StoreLimiter) Allow(ctx context.Context, key string) (bool, time.Durati
 	}
 	win := now.UnixNano() / int64(l.window)
 	retry := time.Duration((win+1)*int64(l.window) - now.UnixNano())
-	cctx, cancel := context.WithTimeout(ctx, limiterStoreTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	ok, err := l.windows.Count(cctx, fmt.Sprintf("%s|%d", key, win), l.max, l.window+time.Second)
 	switch {
