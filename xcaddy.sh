@@ -33,9 +33,12 @@ GOPROXY="$proxy" xcaddy build "$CADDY_VERSION" \
 	--with "${MODULE}/caddymodule" \
 	--replace "${MODULE}=."
 
+# Read the list once: with pipefail, `list-modules | grep -q` fails whenever grep stops reading
+# before Caddy has written the whole list (Caddy dies of SIGPIPE), which depends on timing.
+modules="$("$OUTPUT" list-modules)"
 missing=0
 for m in drio http.handlers.drio_oauth http.handlers.drio_protect; do
-	if ! "$OUTPUT" list-modules | grep -qx "$m"; then
+	if ! grep -qx "$m" <<<"$modules"; then
 		echo "xcaddy.sh: module $m is missing from $OUTPUT" >&2
 		missing=1
 	fi
