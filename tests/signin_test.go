@@ -15,8 +15,9 @@ import (
 // TestBrandedConsentAndSignInOptions runs a real Caddy configured with consent branding and
 // sign-in options, written as an operator would in the Caddyfile: the consent page shows the
 // product name under the gateway's policy, an allowed organization_id reaches the WorkOS
-// stand-in and the sign-in (of a member of that organization) completes, and one outside the allowlist goes back to the client as
-// invalid_request without reaching WorkOS.
+// stand-in and the sign-in (of a member of that organization) completes, one outside the
+// allowlist goes back to the client as invalid_request without reaching WorkOS, and one
+// removed from the AuthKit URL in the browser ends in access_denied.
 func TestBrandedConsentAndSignInOptions(t *testing.T) {
 	s := startStack(t, stackOptions{DrioExtra: `
 		consent {
@@ -62,6 +63,27 @@ func TestBrandedConsentAndSignInOptions(t *testing.T) {
 	}
 	if after := s.WorkOS.LastAuthorize(); after.Encode() != reached.Encode() {
 		t.Errorf("a refused organization reached WorkOS: %v", after)
+	}
+
+	// The AuthKit URL passes through the browser: one whose organization was swapped for
+	// plain AuthKit there signs a user in outside the organization, and the callback refuses
+	// that sign-in without a code.
+	g, workosURL := s.kit.AuthorizeAt(t, c, authURL, verifier)
+	u, err := url.Parse(workosURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("organization_id")
+	q.Set("provider", "authkit")
+	u.RawQuery = q.Encode()
+	revokes := s.WorkOS.Hits(workosmock.EndpointRevoke)
+	g.SignIn(t, u.String(), "linus@example.com")
+	if back := g.Redirect(t).Query(); back.Get("error") != "access_denied" || back.Has("code") {
+		t.Errorf("a sign-in outside the organization asked for: %v, want access_denied without a code", back)
+	}
+	if s.WorkOS.Hits(workosmock.EndpointRevoke) != revokes+1 {
+		t.Errorf("the refused WorkOS session was not ended")
 	}
 	s.checkLogs()
 }
