@@ -221,14 +221,7 @@ func TestSignInOutcomeChecked(t *testing.T) {
 			}
 			f, workosURL := g.kit.AuthorizeAt(t, c, c.Config.AuthCodeURL("st-outcome", opts...), verifier)
 			if tc.rewrite != nil {
-				u, err := url.Parse(workosURL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				q := u.Query()
-				tc.rewrite(q)
-				u.RawQuery = q.Encode()
-				workosURL = u.String()
+				workosURL = testkit.RewriteQuery(t, workosURL, tc.rewrite)
 			}
 			f.SignIn(t, workosURL, tc.email)
 			revokes := g.WorkOS.Hits(workosmock.EndpointRevoke)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -69,4 +70,18 @@ func NewResponse(status int, header http.Header, body []byte) *Response {
 // Bearer is an Authorization header carrying token.
 func Bearer(token string) http.Header {
 	return http.Header{"Authorization": {"Bearer " + token}}
+}
+
+// RewriteQuery returns rawURL with its query changed by edit, as a user could edit a URL that
+// passes through their browser. It stops the test if rawURL does not parse.
+func RewriteQuery(tb testing.TB, rawURL string, edit func(url.Values)) string {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatalf("rewriting %q: %v", rawURL, err)
+	}
+	q := u.Query()
+	edit(q)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
